@@ -1,0 +1,398 @@
+"""The unconstrained features model (UFM) of Sec. 2: Eq. 1, its regularized variant Eq. 2, the
+closed-form classifier of footnote 3 and the collapsed minimizers of Theorem 2.1.
+
+Notation follows the paper. ``K`` classes, ``n`` samples per class, feature dimension ``d``:
+
+* ``H`` is ``d x Kn`` with class-major columns ``h_{1,1..n}, h_{2,1..n}, ..., h_{K,1..n}``;
+* ``W`` is ``K x d`` (row ``k`` is ``w_k^T``);
+* ``Y = I_K (x) 1_n^T`` is ``K x Kn``.
+
+Eq. 2 (``beta > 0`` with input features ``H0``, same shape as ``H``)::
+
+    f(W, H; H0) = ||WH - Y||^2 / (2Kn) + lam_W ||W||^2 / (2K) + lam_H ||H||^2 / (2Kn)
+                  + beta ||H - H0||^2 / (2Kn)
+
+and ``beta = 0`` gives Eq. 1. All arrays are float64 numpy arrays.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import scipy.linalg
+import scipy.optimize
+
+__all__ = [
+    "targets",
+    "class_labels",
+    "class_means",
+    "objective",
+    "gradients",
+    "optimal_W",
+    "rho",
+    "optimal_value",
+    "collapsed_minimizer",
+    "MinimizeResult",
+    "minimize",
+    "GDPath",
+    "gradient_descent",
+]
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+def _int(name: str, value, minimum: int) -> int:
+    """``value`` as a Python int >= ``minimum`` (TypeError for non-integers, bools included)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _real(name: str, value, *, positive: bool = False) -> float:
+    """``value`` as a finite float that is >= 0 (> 0 if ``positive``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if positive and value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def _matrix(name: str, value) -> np.ndarray:
+    """``value`` as a finite 2-D float64 array."""
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{name} must be a 2-D array of real numbers: {exc}") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
+                                   or arr.dtype == np.bool_):
+        raise TypeError(f"{name} must be a 2-D array of real numbers, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array, got shape {arr.shape}")
+    arr = arr.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains non-finite values (nan or inf)")
+    return arr
+
+
+def _features(H, n, name: str = "H") -> tuple[np.ndarray, int, int, int]:
+    """Validate ``H`` (d x Kn, class-major, K >= 2) and ``n``; return ``(H, K, n, d)``."""
+    n = _int("n", n, 1)
+    H = _matrix(name, H)
+    d, Kn = H.shape
+    if Kn % n:
+        raise ValueError(f"{name} must be d x Kn with Kn a multiple of n={n}; "
+                         f"got shape {H.shape} ({Kn} columns)")
+    K = Kn // n
+    if K < 2:
+        raise ValueError(f"{name} must hold K >= 2 classes of n={n} columns; "
+                         f"got shape {H.shape}, i.e. K={K}")
+    return H, K, n, d
+
+
+def _model(W, H, n, beta, H0):
+    """Validate the arguments shared by :func:`objective` and :func:`gradients`."""
+    H, K, n, d = _features(H, n)
+    W = _matrix("W", W)
+    if W.shape != (K, d):
+        raise ValueError(f"W must be K x d = {(K, d)} to match H of shape {H.shape} "
+                         f"with n={n}; got shape {W.shape}")
+    beta = _real("beta", beta)
+    if H0 is not None:
+        H0 = _matrix("H0", H0)
+        if H0.shape != H.shape:
+            raise ValueError(f"H0 must have the shape of H, {H.shape}; got {H0.shape}")
+    elif beta > 0:
+        raise ValueError(f"H0 is required when beta > 0 (Eq. 2); got beta={beta} and H0=None")
+    return W, H, K, n, beta, H0
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def targets(K: int, n: int) -> np.ndarray:
+    """One-hot targets ``Y = I_K (x) 1_n^T``, shape ``(K, Kn)`` (Sec. 2, below Eq. 1)."""
+    K, n = _int("K", K, 2), _int("n", n, 1)
+    return np.kron(np.eye(K), np.ones((1, n)))
+
+
+def class_labels(K: int, n: int) -> np.ndarray:
+    """Class of every column of ``H``: ``repeat(arange(K), n)``, shape ``(Kn,)``, int64."""
+    K, n = _int("K", K, 2), _int("n", n, 1)
+    return np.repeat(np.arange(K, dtype=np.int64), n)
+
+
+def class_means(H, n: int) -> np.ndarray:
+    """Class means ``H_bar = [h_bar_1, ..., h_bar_K]`` of ``H`` (d x Kn), shape ``(d, K)``."""
+    H, K, n, d = _features(H, n)
+    return H.reshape(d, K, n).mean(axis=2)
+
+
+def objective(W, H, lam_W: float, lam_H: float, n: int, beta: float = 0.0, H0=None) -> float:
+    """Value of Eq. 1 (``beta = 0``) or of ``f(W, H; H0)`` in Eq. 2 (``beta > 0``).
+
+    ``W``: ``(K, d)``; ``H``, ``H0``: ``(d, Kn)``. Returns a float.
+    """
+    W, H, K, n, beta, H0 = _model(W, H, n, beta, H0)
+    lam_W, lam_H = _real("lam_W", lam_W), _real("lam_H", lam_H)
+    Kn = K * n
+    R = W @ H - targets(K, n)
+    value = (np.sum(R * R) + lam_H * np.sum(H * H)) / (2 * Kn) + lam_W * np.sum(W * W) / (2 * K)
+    if beta > 0:
+        D = H - H0
+        value += beta * np.sum(D * D) / (2 * Kn)
+    return float(value)
+
+
+def gradients(W, H, lam_W: float, lam_H: float, n: int, beta: float = 0.0,
+              H0=None) -> tuple[np.ndarray, np.ndarray]:
+    """Closed-form gradients ``(df/dW, df/dH)`` of Eq. 1 / Eq. 2.
+
+    Shapes ``(K, d)`` and ``(d, Kn)``; ``beta = 0`` drops the last term::
+
+        df/dW = (WH - Y) H^T / (Kn) + lam_W W / K
+        df/dH = (W^T (WH - Y) + lam_H H + beta (H - H0)) / (Kn)
+    """
+    W, H, K, n, beta, H0 = _model(W, H, n, beta, H0)
+    lam_W, lam_H = _real("lam_W", lam_W), _real("lam_H", lam_H)
+    return _gradients(W, H, targets(K, n), lam_W, lam_H, n, beta, H0)
+
+
+def _gradients(W, H, Y, lam_W, lam_H, n, beta, H0):
+    """:func:`gradients` on validated arguments (shared with :func:`gradient_descent`)."""
+    K = W.shape[0]
+    Kn = K * n
+    R = W @ H - Y
+    dW = R @ H.T / Kn + (lam_W / K) * W
+    dH = W.T @ R + lam_H * H
+    if beta > 0:
+        dH += beta * (H - H0)
+    return dW, dH / Kn
+
+
+def optimal_W(H, lam_W: float, n: int) -> np.ndarray:
+    """Minimizer over ``W`` of Eq. 1 or Eq. 2 for fixed ``H`` (footnote 3), shape ``(K, d)``::
+
+        W*(H) = Y H^T (H H^T + n lam_W I_d)^{-1} = Y (H^T H + n lam_W I_Kn)^{-1} H^T
+
+    (the second form by the push-through identity). Solves the smaller of the two symmetric
+    positive-definite systems (d x d or Kn x Kn); no inverse is formed. Needs ``lam_W > 0``.
+    """
+    H, K, n, d = _features(H, n)
+    lam_W = _real("lam_W", lam_W, positive=True)
+    Y = targets(K, n)
+    shift = n * lam_W
+    if d <= K * n:
+        A = H @ H.T
+        A[np.diag_indices_from(A)] += shift
+        return scipy.linalg.solve(A, H @ Y.T, assume_a="pos").T
+    A = H.T @ H
+    A[np.diag_indices_from(A)] += shift
+    return scipy.linalg.solve(A, Y.T, assume_a="pos").T @ H.T
+
+
+def rho(lam_W: float, lam_H: float) -> float:
+    """``rho = (1 - c) sqrt(lam_W / lam_H)`` with ``c = sqrt(lam_H lam_W)`` (Theorem 2.1);
+    ``0`` for ``c >= 1``. Both hyperparameters must be > 0."""
+    lam_W = _real("lam_W", lam_W, positive=True)
+    lam_H = _real("lam_H", lam_H, positive=True)
+    c = np.sqrt(lam_H * lam_W)
+    return float((1.0 - c) * np.sqrt(lam_W / lam_H)) if c < 1 else 0.0
+
+
+def optimal_value(lam_W: float, lam_H: float) -> float:
+    """Minimum value of Eq. 1: ``c - c^2/2`` for ``c <= 1`` and ``1/2`` for ``c > 1``.
+
+    This is the value at the minimizers of Theorem 2.1, where Eq. 1 reduces to the scalar
+    ``(xy - 1)^2/2 + lam_W x^2/2 + lam_H y^2/2`` at ``xy = 1 - c``; it does not depend on K, n, d.
+    """
+    lam_W = _real("lam_W", lam_W, positive=True)
+    lam_H = _real("lam_H", lam_H, positive=True)
+    c = float(np.sqrt(lam_H * lam_W))
+    return c - 0.5 * c * c if c <= 1 else 0.5
+
+
+def collapsed_minimizer(K: int, n: int, d: int, lam_W: float, lam_H: float,
+                        R=None) -> tuple[np.ndarray, np.ndarray]:
+    """A global minimizer ``(W*, H*)`` of Eq. 1 built from a partial orthonormal ``R`` (Sec. 2)::
+
+        H* = sqrt(rho) R (x) 1_n^T            (d x Kn)
+        W* = sqrt(lam_H / lam_W) sqrt(rho) R^T (K x d)
+
+    ``R`` is ``d x K`` with ``R^T R = I_K`` (checked to 1e-10); ``None`` takes the first K
+    columns of ``I_d``. Needs ``d >= K`` (Theorem 2.1). For ``c >= 1`` both are zero.
+    """
+    K, n, d = _int("K", K, 2), _int("n", n, 1), _int("d", d, 1)
+    if d < K:
+        raise ValueError(f"d must be >= K (Theorem 2.1 assumes d >= K); got d={d}, K={K}")
+    r = rho(lam_W, lam_H)
+    if R is None:
+        R = np.eye(d)[:, :K]
+    else:
+        R = _matrix("R", R)
+        if R.shape != (d, K):
+            raise ValueError(f"R must be d x K = {(d, K)}; got shape {R.shape}")
+        err = float(np.max(np.abs(R.T @ R - np.eye(K))))
+        if err > 1e-10:
+            raise ValueError(f"R must have orthonormal columns (R^T R = I_K to 1e-10); "
+                             f"max |R^T R - I_K| = {err:.3e}")
+    H = np.sqrt(r) * np.kron(R, np.ones((1, n)))
+    W = np.sqrt(lam_H / lam_W) * np.sqrt(r) * R.T
+    return W, H
+
+
+# --------------------------------------------------------------------------- optimisation
+
+
+@dataclass(frozen=True)
+class MinimizeResult:
+    """Outcome of :func:`minimize`.
+
+    ``grad_norm`` is the Euclidean norm of the full gradient ``(df/dW, df/dH)`` at the returned
+    point, recomputed there; ``converged`` is ``grad_norm <= gtol``.
+    """
+
+    W: np.ndarray
+    H: np.ndarray
+    objective: float
+    grad_norm: float
+    n_iter: int
+    converged: bool
+    message: str
+
+
+def minimize(W_init, H_init, lam_W: float, lam_H: float, n: int, beta: float = 0.0, H0=None,
+             gtol: float = 1e-10, max_iter: int = 20000) -> MinimizeResult:
+    """Minimize Eq. 1 (or Eq. 2 if ``beta > 0``) jointly over ``(W, H)`` by L-BFGS.
+
+    ``W_init``: ``(K, d)``; ``H_init``, ``H0``: ``(d, Kn)``. Uses
+    ``scipy.optimize.minimize(method="L-BFGS-B", jac=True)`` on the packed vector ``(W, H)``
+    with the closed-form :func:`gradients`; its relative-decrease test is switched off
+    (``ftol=0``) so that the gradient tolerance governs. L-BFGS-B stops when the largest
+    gradient entry is below ``gtol / sqrt(size)``, which implies a Euclidean norm ``<= gtol``.
+
+    Near a minimizer the decrease of ``f`` per step falls below the round-off of ``f`` itself
+    (about ``1e-16 f``) long before the gradient is ``1e-10``, and the line search stalls. So
+    L-BFGS runs on the displacement ``(dW, dH)`` from a reference point ``(W0, H0)`` and
+    sees ``f(W0 + dW, H0 + dH) - f(W0, H0)`` expanded exactly in the displacement (its
+    round-off scales with the displacement, not with ``f``); when it stalls the reference
+    moves to the point reached and L-BFGS restarts (at most 8 rounds).
+
+    ``converged`` reports whether the Euclidean norm of the gradient, recomputed at the
+    returned point, is ``<= gtol``; ``n_iter`` counts L-BFGS iterations over all rounds.
+    """
+    W, H, K, n, beta, H0 = _model(W_init, H_init, n, beta, H0)
+    lam_W, lam_H = _real("lam_W", lam_W), _real("lam_H", lam_H)
+    gtol = _real("gtol", gtol, positive=True)
+    max_iter = _int("max_iter", max_iter, 1)
+    d, Kn = H.shape
+    Y = targets(K, n)
+    split = K * d
+    pgtol = gtol / np.sqrt(split + d * Kn)
+    n_iter, message = 0, ""
+
+    for _ in range(8):
+        R0 = W @ H - Y
+        D0 = H - H0 if beta > 0 else None
+
+        def increment(x, W=W, H=H, R0=R0, D0=D0):
+            """f(W + dW, H + dH) - f(W, H) and its gradient, x = (dW, dH) packed."""
+            dW, dH = x[:split].reshape(K, d), x[split:].reshape(d, Kn)
+            E = dW @ H + W @ dH + dW @ dH  # (W + dW)(H + dH) - WH
+            df = (2 * np.sum(R0 * E) + np.sum(E * E)
+                  + lam_H * (2 * np.sum(H * dH) + np.sum(dH * dH))) / (2 * Kn)
+            df += lam_W * (2 * np.sum(W * dW) + np.sum(dW * dW)) / (2 * K)
+            if beta > 0:
+                df += beta * (2 * np.sum(D0 * dH) + np.sum(dH * dH)) / (2 * Kn)
+            Wx, Hx, R = W + dW, H + dH, R0 + E
+            gW = R @ Hx.T / Kn + (lam_W / K) * Wx
+            gH = Wx.T @ R + lam_H * Hx
+            if beta > 0:
+                gH += beta * (D0 + dH)
+            return float(df), np.concatenate([gW.ravel(), gH.ravel() / Kn])
+
+        res = scipy.optimize.minimize(
+            increment, np.zeros(split + d * Kn), jac=True, method="L-BFGS-B",
+            options=dict(maxiter=max_iter - n_iter, ftol=0.0, gtol=pgtol, maxcor=20,
+                         maxls=50, maxfun=10 * max_iter))
+        W = W + res.x[:split].reshape(K, d)
+        H = H + res.x[split:].reshape(d, Kn)
+        n_iter += int(res.nit)
+        message = str(res.message)
+        dW, dH = _gradients(W, H, Y, lam_W, lam_H, n, beta, H0)
+        grad_norm = float(np.sqrt(np.sum(dW * dW) + np.sum(dH * dH)))
+        if grad_norm <= gtol or n_iter >= max_iter or res.nit == 0:
+            break
+    return MinimizeResult(W=W, H=H, objective=objective(W, H, lam_W, lam_H, n, beta, H0),
+                          grad_norm=grad_norm, n_iter=n_iter, converged=grad_norm <= gtol,
+                          message=message)
+
+
+class GDPath(NamedTuple):
+    """Recorded iterates of :func:`gradient_descent`: ``steps`` (T,), ``W`` (T, K, d),
+    ``H`` (T, d, Kn)."""
+
+    steps: np.ndarray
+    W: np.ndarray
+    H: np.ndarray
+
+
+def gradient_descent(W, H, lam_W: float, lam_H: float, n: int, lr: float, steps: int,
+                     record_every: int = 1) -> GDPath:
+    """Plain full-batch gradient descent on Eq. 1, jointly in ``(W, H)``.
+
+    The gradients of Eq. 1 carry the factors ``1/(Kn)`` (in ``H``) and ``1/K`` (in ``W``);
+    the step undoes them so that ``lr`` means the same for every K and n::
+
+        H <- H - lr * Kn * df/dH = H - lr * (W^T (WH - Y) + lam_H H)
+        W <- W - lr * K  * df/dW = W - lr * ((WH - Y) H^T / n + lam_W W)
+
+    i.e. each feature column moves along the gradient of its own sample's loss (the Kn scaling
+    of the flow in Eq. 4), and ``W`` along the gradient averaged within classes and summed over
+    them. Both updates use the gradients (:func:`gradients`) at the current ``(W, H)``
+    (a simultaneous step). In these units the largest curvature at a collapsed minimizer is
+    ``L = rho (1 + lam_H/lam_W) + lam_W + lam_H`` (2.0 for ``lam_W = lam_H = 5e-3``), whatever
+    K, n and d are, so the iteration is locally stable there for ``lr < 2 / L``. Far from it the
+    curvature grows with the size of ``W`` and ``H``: start from small entries (e.g. standard
+    deviation ``<= 1/sqrt(d)``); ``lr = 0.5`` diverges from unit-variance entries in ``d = 8``.
+
+    Records iterations ``0, record_every, 2 record_every, ...`` and always the last one.
+    Returns a :class:`GDPath` ``(steps, W, H)`` with arrays ``(T,)``, ``(T, K, d)``,
+    ``(T, d, Kn)``. Raises ``FloatingPointError`` if the iterates overflow (lr too large).
+    """
+    W, H, K, n, _, _ = _model(W, H, n, 0.0, None)
+    lam_W, lam_H = _real("lam_W", lam_W), _real("lam_H", lam_H)
+    lr = _real("lr", lr, positive=True)
+    steps = _int("steps", steps, 0)
+    record_every = _int("record_every", record_every, 1)
+    W, H = W.copy(), H.copy()
+    Y = targets(K, n)
+    rec_t, rec_W, rec_H = [0], [W.copy()], [H.copy()]
+    step_W, step_H = lr * K, lr * K * n
+    for t in range(1, steps + 1):
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+            dW, dH = _gradients(W, H, Y, lam_W, lam_H, n, 0.0, None)
+            W, H = W - step_W * dW, H - step_H * dH
+        if t % record_every == 0 or t == steps:
+            if not (np.all(np.isfinite(W)) and np.all(np.isfinite(H))):
+                raise FloatingPointError(
+                    f"gradient descent diverged by step {t}: lr={lr} is too large for this "
+                    f"initialization (the W step is stable only while lr * (lam_max(H H^T)/n "
+                    f"+ lam_W) < 2); start from smaller H, e.g. entries of standard deviation "
+                    f"1/sqrt(d), or lower lr")
+            rec_t.append(t)
+            rec_W.append(W.copy())
+            rec_H.append(H.copy())
+    return GDPath(np.asarray(rec_t, dtype=np.int64), np.stack(rec_W), np.stack(rec_H))

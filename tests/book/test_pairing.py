@@ -1,0 +1,98 @@
+"""Every chapter is a jupytext pair (book/NN_name.md + book/NN_name.ipynb) kept in sync.
+
+The .md is the text we review and edit; the .ipynb is the page the site builds and Colab
+opens. These tests fail when the two drift apart (run ``make sync``), when a notebook is
+committed with outputs, or when a chapter does not start by installing nclib in Colab.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOK = ROOT / "book"
+FORMATS = "ipynb,md:myst"
+
+
+def _front_matter(path: Path) -> str:
+    """The YAML front matter of a markdown file ('' when there is none)."""
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        return ""
+    end = text.find("\n---", 4)
+    return text[4:end] if end != -1 else ""
+
+
+def _chapters() -> list[Path]:
+    """Chapter sources: book/[0-9]*.md files with a jupytext header."""
+    return sorted(p for p in BOOK.glob("[0-9]*.md") if "jupytext:" in _front_matter(p))
+
+
+CHAPTERS = _chapters()
+IDS = [p.stem for p in CHAPTERS]
+
+
+def _cells(nb) -> list[tuple[str, str]]:
+    """(cell type, source) of each cell: outputs, execution counts and metadata ignored."""
+    return [(cell.cell_type, cell.source) for cell in nb.cells]
+
+
+def _notebook(md: Path):
+    ipynb = md.with_suffix(".ipynb")
+    assert ipynb.is_file(), f"{md.name} has no paired {ipynb.name}: run `make sync`"
+    return nbformat.read(ipynb, as_version=4)
+
+
+def test_book_has_chapters():
+    assert CHAPTERS, "no book/[0-9]*.md chapter with a jupytext header was found"
+
+
+def test_every_chapter_notebook_has_its_markdown():
+    orphans = [nb.name for nb in sorted(BOOK.glob("[0-9]*.ipynb"))
+               if nb.with_suffix(".md") not in CHAPTERS]
+    assert not orphans, f"notebooks without a paired jupytext .md: {orphans}"
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_pair_is_in_sync(md: Path):
+    from_md = _cells(jupytext.read(md))
+    from_ipynb = _cells(_notebook(md))
+    assert len(from_md) == len(from_ipynb), (
+        f"{md.name}: {len(from_md)} cells in the .md, {len(from_ipynb)} in the .ipynb "
+        "(run `make sync`)")
+    for i, (a, b) in enumerate(zip(from_md, from_ipynb)):
+        assert a == b, f"{md.name}: cell {i} differs between .md and .ipynb (run `make sync`)"
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_pair_formats(md: Path):
+    nb = _notebook(md)
+    assert nb.metadata.get("jupytext", {}).get("formats") == FORMATS, (
+        f"{md.with_suffix('.ipynb').name} lacks jupytext formats: {FORMATS}")
+    assert jupytext.read(md).metadata.get("jupytext", {}).get("formats") == FORMATS, (
+        f"{md.name}'s header lacks formats: {FORMATS}")
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_first_code_cell_installs_nclib_only_in_colab(md: Path):
+    code = [cell for cell in _notebook(md).cells if cell.cell_type == "code"]
+    assert code, f"{md.name} has no code cell"
+    first = code[0].source
+    # `pip install`, `%pip install` or `[..., "pip", "install", ...]`
+    assert "google.colab" in first and re.search(r"\bpip\W+install\b", first), (
+        f"{md.name}: the first code cell must install nclib when run in Colab "
+        f"(and only there); it reads:\n{first}")
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_notebook_committed_without_outputs(md: Path):
+    dirty = [i for i, cell in enumerate(_notebook(md).cells) if cell.cell_type == "code"
+             and (cell.get("outputs") != [] or cell.get("execution_count") is not None)]
+    assert not dirty, (
+        f"{md.with_suffix('.ipynb').name}: cells {dirty} carry outputs or execution counts; "
+        f"rewrite it from the .md without outputs: `jupytext --to ipynb book/{md.name}`")
