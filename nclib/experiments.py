@@ -1,0 +1,180 @@
+"""Sweeps of Sec. 5 and App. E: the grid of runs behind each figure and Table 1, and a runner.
+
+Experiments (sizes from ``profiles.settings("experiments")``):
+
+* ``fig2``   -- layer-wise MLP on CIFAR-10 (App. E.1), NC1 / NC1~ per added layer;
+* ``fig3``   -- ResNet18 on CIFAR-10, {MSE without bias, CE with bias} x the 5 WD presets;
+* ``fig4``   -- the same on MNIST with 3K samples per class (deepest and intermediate features);
+* ``fig5``   -- the same with 5K samples per class;
+* ``table1`` -- CIFAR-10 and MNIST 3K, both losses, 5 presets, 3 seeds, read out at epoch 100;
+* ``fig6``   -- MNIST 3K, CE: baseline, then digits 4 and 9 blurred (9 x 9) with the last
+  layer's WD 5e-4, 5e-5 and 0 (the paper does not name the loss of Fig. 6; CE with bias, the
+  setting of Fig. 4b-c, is assumed).
+
+Command line::
+
+    python -m nclib.experiments run fig3 --profile small --seeds 0 1 2 --out results
+
+Each run writes ``<out>/<run_name>.json``; finished runs are skipped and interrupted ones resume,
+so rerunning a command completes a sweep. ``--executor serial`` (default) runs here, one run
+after another, or with several GPUs one worker process per GPU (``--runs-per-device`` more);
+``--executor slurm`` submits a job array through submitit, ``--executor local`` uses submitit's
+local executor (subprocesses on this machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import multiprocessing
+import os
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from nclib import profiles
+from nclib.train import WD_PRESETS, RunConfig, train
+
+__all__ = ["EXPERIMENTS", "grid", "run_sweep", "main"]
+
+EXPERIMENTS = {
+    "fig2": "layer-wise MLP on CIFAR-10 (Fig. 2, App. E.1)",
+    "fig3": "ResNet18 on CIFAR-10, MSE/CE x 5 WD presets (Fig. 3)",
+    "fig4": "ResNet18 on MNIST 3K/class, MSE/CE x 5 WD presets (Fig. 4)",
+    "fig5": "ResNet18 on MNIST 5K/class, MSE/CE x 5 WD presets (Fig. 5)",
+    "table1": "ResNet18 on CIFAR-10 and MNIST 3K, MSE/CE x 5 WD presets x seeds, epoch 100 (Table 1)",
+    "fig6": "ResNet18 on MNIST 3K, digits 4 and 9 blurred, last-layer WD 5e-4 / 5e-5 / 0 (Fig. 6)",
+}
+"""Experiment name -> description."""
+
+
+def grid(experiment: str, profile: str | None = None, seeds=None) -> list[RunConfig]:
+    """The runs of ``experiment`` at ``profile`` (default: the active one), for ``seeds``
+    (default: the profile's; ``table1_seeds`` for Table 1)."""
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"experiment={experiment!r} is unknown; expected one of {list(EXPERIMENTS)}")
+    s = profiles.settings("experiments", profile)
+    if seeds is None:
+        seeds = s.table1_seeds if experiment == "table1" else s.seeds
+    common = dict(test_per_class=s.test_per_class, checkpoint_every=s.checkpoint_every)
+    if experiment == "fig2":
+        return [RunConfig(dataset="cifar10", model="mlp", loss="ce", wd_features=0.0, wd_classifier=0.0,
+                          n_per_class=s.mlp_per_class, width=s.mlp_width, epochs=s.mlp_layers, lr=1e-4,
+                          batch_size=256, mlp_epochs=s.mlp_epochs,
+                          seed=seed, **common) for seed in seeds]
+    resnet = dict(common, width=s.width, lr_step=s.lr_step, batch_size=s.batch_size, epochs=s.epochs)
+    data = {"fig3": [("cifar10", s.cifar_per_class)], "fig4": [("mnist", s.mnist3k_per_class)],
+            "fig5": [("mnist", s.mnist5k_per_class)],
+            "table1": [("cifar10", s.cifar_per_class), ("mnist", s.mnist3k_per_class)]}
+    if experiment == "fig6":
+        settings = [((), 5e-4), ((4, 9), 5e-4), ((4, 9), 5e-5), ((4, 9), 0.0)]
+        return [RunConfig(dataset="mnist", n_per_class=s.mnist3k_per_class, loss="ce", blur=blur,
+                          wd_features=5e-4, wd_classifier=wd_w, seed=seed, **resnet)
+                for seed in seeds for blur, wd_w in settings]
+    if experiment == "table1":
+        resnet["epochs"] = s.table1_epochs
+    return [RunConfig(dataset=name, n_per_class=n, loss=loss, wd_features=wd_h, wd_classifier=wd_w,
+                      seed=seed, **resnet)
+            for name, n in data[experiment] for loss in ("mse", "ce")
+            for wd_h, wd_w in WD_PRESETS.values() for seed in seeds]
+
+
+def _run_one(config: RunConfig, out_dir: str, device: str | None = None, progress: bool = False) -> str:
+    """Train one run (top level, so that worker processes and submitit can pickle it)."""
+    return train(config, out_dir, device=device, progress=progress)["name"]
+
+
+_WORKER_DEVICE = None
+
+
+def _pin_worker(devices) -> None:
+    global _WORKER_DEVICE
+    _WORKER_DEVICE = devices.get()
+
+
+def _run_pinned(config: RunConfig, out_dir: str) -> str:
+    return _run_one(config, out_dir, _WORKER_DEVICE)
+
+
+def run_sweep(configs, out_dir, *, executor: str = "serial", device: str | None = None,
+              runs_per_device: int = 1, slurm: dict | None = None, progress: bool = True) -> list[str]:
+    """Run ``configs`` and return their run names (results in ``out_dir``).
+
+    ``executor``: "serial" -- here, one after another; with ``device`` unset and several CUDA
+    devices (or ``runs_per_device > 1``), a pool of worker processes, ``runs_per_device`` per GPU;
+    "local" / "slurm" -- a submitit job array (``slurm``: extra submitit parameters, e.g.
+    ``{"slurm_partition": "gpu", "timeout_min": 600}``).
+    """
+    configs, out_dir = list(configs), str(out_dir)
+    if executor == "serial":
+        import torch
+
+        n_gpu = torch.cuda.device_count() if device is None else 0
+        workers = n_gpu * runs_per_device if n_gpu else (runs_per_device if runs_per_device > 1 else 0)
+        if workers <= 1:
+            return [_run_one(c, out_dir, device, progress) for c in tqdm(configs, desc="runs", disable=not progress)]
+        ctx = multiprocessing.get_context("spawn")
+        devices = ctx.Queue()
+        for i in range(workers):
+            devices.put(f"cuda:{i % n_gpu}" if n_gpu else (device or "cpu"))
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pin_worker,
+                                                    initargs=(devices,)) as pool:
+            futures = [pool.submit(_run_pinned, c, out_dir) for c in configs]
+            for _ in tqdm(concurrent.futures.as_completed(futures), total=len(futures), desc="runs",
+                          disable=not progress):
+                pass
+            return [f.result() for f in futures]
+    if executor not in ("local", "slurm"):
+        raise ValueError(f"executor={executor!r} is unknown; expected 'serial', 'local' or 'slurm'")
+    import submitit
+
+    folder = Path(out_dir) / "submitit"
+    if executor == "local":
+        ex = submitit.LocalExecutor(folder=folder)
+    else:
+        ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    params = {"timeout_min": 24 * 60, "gpus_per_node": 1 if executor == "slurm" else 0}
+    params.update(slurm or {})
+    ex.update_parameters(**params)
+    jobs = ex.map_array(_run_one, configs, [out_dir] * len(configs), [device] * len(configs))
+    return [job.result() for job in tqdm(jobs, desc="runs", disable=not progress)]
+
+
+def main(argv=None) -> None:
+    """Command line: ``python -m nclib.experiments run <experiment> [options]``."""
+    listing = "\n".join(f"  {name:<7} {text}" for name, text in EXPERIMENTS.items())
+    parser = argparse.ArgumentParser(prog="python -m nclib.experiments", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=f"experiments:\n{listing}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the grid of an experiment", epilog=f"experiments:\n{listing}",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("experiment", choices=list(EXPERIMENTS))
+    run.add_argument("--profile", choices=profiles.PROFILES, default=None,
+                     help=f"sizes (default: ${profiles.ENV_VAR} or {profiles.DEFAULT_PROFILE})")
+    run.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the profile's)")
+    run.add_argument("--out", default=None, help="result folder (default: results/<profile>)")
+    run.add_argument("--executor", choices=("serial", "local", "slurm"), default="serial")
+    run.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    run.add_argument("--runs-per-device", type=int, default=1, help="concurrent runs per GPU (serial executor)")
+    run.add_argument("--no-fast", action="store_true", help="on CUDA: no channels-last / bf16 autocast")
+    run.add_argument("--slurm-partition", default=None)
+    run.add_argument("--timeout-min", type=int, default=24 * 60, help="per-job time limit (submitit)")
+    args = parser.parse_args(argv)
+    profile = args.profile or profiles.current()
+    if args.profile:
+        os.environ[profiles.ENV_VAR] = args.profile  # recorded in each result's provenance
+    configs = grid(args.experiment, profile, args.seeds)
+    if args.no_fast:
+        configs = [RunConfig.from_dict({**c.__dict__, "fast": False}) for c in configs]
+    out = args.out or os.path.join("results", profile)
+    slurm = {"timeout_min": args.timeout_min}
+    if args.slurm_partition:
+        slurm["slurm_partition"] = args.slurm_partition
+    names = run_sweep(configs, out, executor=args.executor, device=args.device,
+                      runs_per_device=args.runs_per_device, slurm=slurm)
+    print(f"{len(names)} runs of {args.experiment} ({profile}) in {out}")
+
+
+if __name__ == "__main__":
+    main()
