@@ -57,6 +57,42 @@ _SETTINGS = {
                       cor_starts=5, scaling_lams=(0.05, 0.2),
                       scaling=((2, 1), (3, 10), (5, 20), (10, 50), (20, 10))),
     },
+    # Chapter 3: the central path (Sec. 3, App. A-B). rtol/atol: solve_ivp tolerances; gtol:
+    # solve_eq2's gradient tolerance; autograd: (K, n, d, offset) for Eq. 7; grid: (lam_W, lam_H,
+    # K, n, d) of Theorem 3.1 with `starts` random H0 each, flows on [0, T] at n_t times;
+    # lam_W_sweep: lam_W -> 0; nc1_search: random starts for the pinv-NC1 search; cor_case /
+    # betas: Corollary 3.2; b1_random / b1_restarts: Lemma B.1; depth: (K, n, d, lam_W, lam_H,
+    # beta, layers); eq2_size: (K, n, d) of the timed solve_eq2.
+    "ch3": {
+        "smoke": dict(seed=0, rtol=1e-10, atol=1e-12, gtol=1e-11,
+                      autograd=((3, 4, 5, 0.0), (3, 2, 10, 1.0), (2, 3, 4, 3.0)),
+                      grid=((0.1, 0.0, 3, 4, 5), (5e-3, 5e-3, 3, 4, 6), (1.0, 0.5, 2, 6, 10)),
+                      starts=2, T=100.0, n_t=120, lam_W_sweep=(1.0, 0.1, 1e-2, 1e-3),
+                      nc1_search=60, cor_case=(0.05, 0.02, 3, 4, 5), betas=(1e-1, 1e1, 1e3, 1e5),
+                      b1_random=50, b1_restarts=2, depth=(3, 8, 6, 0.05, 0.01, 2.0, 8),
+                      eq2_size=(10, 50, 64)),
+        "small": dict(seed=0, rtol=1e-10, atol=1e-12, gtol=1e-11,
+                      autograd=((3, 4, 5, 0.0), (3, 2, 10, 1.0), (2, 3, 4, 3.0), (4, 5, 8, -2.0),
+                                (5, 2, 20, 0.5), (10, 10, 16, 1.0)),
+                      grid=((0.1, 0.0, 3, 4, 5), (5e-3, 5e-3, 3, 4, 6), (1.0, 0.5, 2, 6, 10),
+                            (1e-2, 0.0, 4, 5, 3), (0.05, 0.2, 5, 3, 4), (2.0, 1.0, 3, 5, 8),
+                            (1e-3, 1e-3, 3, 3, 4), (0.5, 0.0, 10, 4, 12)),
+                      starts=5, T=100.0, n_t=200, lam_W_sweep=(1.0, 0.3, 0.1, 3e-2, 1e-2, 3e-3, 1e-3),
+                      nc1_search=300, cor_case=(0.05, 0.02, 3, 4, 5),
+                      betas=tuple(10.0 ** k for k in range(-2, 7)), b1_random=500, b1_restarts=10,
+                      depth=(3, 20, 8, 0.05, 0.01, 2.0, 20), eq2_size=(10, 500, 512)),
+        "paper": dict(seed=0, rtol=1e-10, atol=1e-12, gtol=1e-11,
+                      autograd=((3, 4, 5, 0.0), (3, 2, 10, 1.0), (2, 3, 4, 3.0), (4, 5, 8, -2.0),
+                                (5, 2, 20, 0.5), (10, 10, 16, 1.0), (10, 50, 64, 2.0)),
+                      grid=((0.1, 0.0, 3, 4, 5), (5e-3, 5e-3, 3, 4, 6), (1.0, 0.5, 2, 6, 10),
+                            (1e-2, 0.0, 4, 5, 3), (0.05, 0.2, 5, 3, 4), (2.0, 1.0, 3, 5, 8),
+                            (1e-3, 1e-3, 3, 3, 4), (0.5, 0.0, 10, 4, 12), (5e-3, 5e-3, 10, 20, 32)),
+                      starts=20, T=100.0, n_t=400,
+                      lam_W_sweep=(1.0, 0.3, 0.1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4),
+                      nc1_search=2000, cor_case=(0.05, 0.02, 3, 4, 5),
+                      betas=tuple(10.0 ** (k / 2) for k in range(-4, 15)), b1_random=2000, b1_restarts=40,
+                      depth=(10, 50, 32, 5e-3, 5e-3, 2.0, 40), eq2_size=(10, 500, 512)),
+    },
     # nclib.experiments: sizes of the training sweeps (Sec. 5, App. E). epochs: ResNet18 epochs of
     # Fig. 3-6 (paper: 200, the length of the baseline schedule of Zhu et al. (2021) that Sec. 5
     # adopts; the text fixes only the lr drop every 40 epochs and Table 1's read-out at epoch 100,
@@ -77,6 +113,38 @@ _SETTINGS = {
                       mnist3k_per_class=3000, mnist5k_per_class=5000, test_per_class=None, mlp_layers=10,
                       mlp_width=3072, mlp_epochs=3, mlp_per_class=None, seeds=(0,), table1_seeds=(0, 1, 2),
                       checkpoint_every=5),
+    },
+    # Chapter 4: Theorem 4.1, Eq. 5, Theorem 4.2, App. C-D, Figure 1.
+    # t41: (K, n, d, lam_W, lam_H, beta) for the epsilon sweeps; eps: (log10 max, log10 min,
+    # points); base_noise: size of the non-collapsed H0; betas: log10 range/points of the Eq. 5
+    # sweep; erratum_lams: (lam_W, lam_H) of the beta-condition erratum; grid: (lam_W, lam_H, beta,
+    # K, d, n) for Theorem 4.2; fig1_lam_H: the lambda_H of Figure 1; d1_lams / d1_K / d1_betas /
+    # trials: App. D.1; scale: (d, K, n) of the matrix-free timing.
+    "ch4": {
+        "smoke": dict(seed=0, t41=(3, 3, 5, 0.1, 0.05, 2.0), eps=(-1, -4, 5), base_noise=0.5,
+                      betas=(1, 4, 4), erratum_lams=(1e-4, 1e-2),
+                      grid=((0.1, 0.05, 50.0, 3, 5, 2), (2 ** 0.5, 0.3, 100.0, 4, 10, 3),
+                            (1e-2, 2.0, 30.0, 2, 3, 4)),
+                      fig1_lam_H=(0.01, 0.1, 0.3, 0.6), d1_lams=(0.1, 1.0), d1_K=(2, 4, 8), d1_betas=(10.0, 100.0),
+                      trials=20, scale=(64, 5, 50)),
+        "small": dict(seed=0, t41=(4, 5, 8, 0.1, 0.05, 2.0), eps=(-1, -4.5, 8), base_noise=0.5,
+                      betas=(1, 4.5, 8), erratum_lams=(1e-4, 1e-2),
+                      grid=((0.1, 0.05, 50.0, 3, 5, 2), (2 ** 0.5, 0.3, 100.0, 4, 10, 3),
+                            (1e-2, 2.0, 30.0, 2, 3, 4), (5e-3, 5e-3, 10.0, 5, 8, 4),
+                            (0.5, 1.5, 200.0, 3, 4, 5), (2.0, 0.2, 20.0, 6, 7, 2),
+                            (1e-3, 0.1, 1000.0, 4, 12, 3), (0.3, 0.3, 5.0, 2, 6, 6)),
+                      fig1_lam_H=(0.01, 0.1, 0.3, 0.6), d1_lams=(0.1, 1.0), d1_K=(2, 4, 8, 16),
+                      d1_betas=(10.0, 100.0, 1000.0),
+                      trials=200, scale=(128, 10, 200)),
+        "paper": dict(seed=0, t41=(4, 10, 10, 0.1, 0.05, 2.0), eps=(-1, -5, 9), base_noise=0.5,
+                      betas=(1, 5, 9), erratum_lams=(1e-4, 1e-2),
+                      grid=((0.1, 0.05, 50.0, 3, 5, 2), (2 ** 0.5, 0.3, 100.0, 4, 10, 3),
+                            (1e-2, 2.0, 30.0, 2, 3, 4), (5e-3, 5e-3, 10.0, 5, 8, 4),
+                            (0.5, 1.5, 200.0, 3, 4, 5), (2.0, 0.2, 20.0, 6, 7, 2),
+                            (1e-3, 0.1, 1000.0, 4, 12, 3), (0.3, 0.3, 5.0, 2, 6, 6),
+                            (5e-3, 5e-3, 100.0, 10, 16, 5), (0.05, 0.2, 50.0, 8, 20, 3)),
+                      fig1_lam_H=(0.01, 0.1, 0.3, 0.6), d1_lams=(0.1, 1.0), d1_K=(2, 4, 8, 16, 32),
+                      d1_betas=(10.0, 100.0, 1000.0), trials=1000, scale=(512, 10, 500)),
     },
 }
 SETTINGS = MappingProxyType({chapter: MappingProxyType({p: MappingProxyType(sizes) for p, sizes in table.items()})
@@ -151,9 +219,8 @@ def provenance(**extra) -> dict:
     return record
 
 
-def show_provenance(**extra) -> dict:
-    """Print :func:`provenance` as one block for the rendered chapter and return it."""
+def show_provenance(**extra) -> None:
+    """Print :func:`provenance` as one block, for the rendered output of a chapter."""
     record = provenance(**extra)
     width = max(map(len, record))
     print("\n".join(f"{key:<{width}} : {value}" for key, value in record.items()))
-    return record

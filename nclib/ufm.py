@@ -1,5 +1,8 @@
 """The unconstrained features model (UFM) of Sec. 2: Eq. 1, its regularized variant Eq. 2, the
-closed-form classifier of footnote 3 and the collapsed minimizers of Theorem 2.1.
+closed-form classifier of footnote 3 and the collapsed minimizers of Theorem 2.1; and the
+"central path" of Sec. 3 and App. A-B: the loss ``L(H) = f(W*(H), H)``, its gradient (Eq. 7),
+the gradient flow of Eq. 4, the covariance dynamics of Lemma A.1 and the minimizer
+``H_{1/beta}`` of Eq. 2.
 
 Notation follows the paper. ``K`` classes, ``n`` samples per class, feature dimension ``d``:
 
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+import scipy.integrate
 import scipy.linalg
 import scipy.optimize
 
@@ -39,6 +43,15 @@ __all__ = [
     "minimize",
     "GDPath",
     "gradient_descent",
+    "Covariances",
+    "covariances",
+    "covariance_traces",
+    "central_path_loss",
+    "central_path_grad",
+    "covariance_rates",
+    "FlowPath",
+    "gradient_flow",
+    "solve_eq2",
 ]
 
 
@@ -192,9 +205,14 @@ def optimal_W(H, lam_W: float, n: int) -> np.ndarray:
     """
     H, K, n, d = _features(H, n)
     lam_W = _real("lam_W", lam_W, positive=True)
-    Y = targets(K, n)
+    return _optimal_W(H, targets(K, n), lam_W, n)
+
+
+def _optimal_W(H, Y, lam_W, n):
+    """:func:`optimal_W` on validated arguments."""
+    d, Kn = H.shape
     shift = n * lam_W
-    if d <= K * n:
+    if d <= Kn:
         A = H @ H.T
         A[np.diag_indices_from(A)] += shift
         return scipy.linalg.solve(A, H @ Y.T, assume_a="pos").T
@@ -300,44 +318,81 @@ def minimize(W_init, H_init, lam_W: float, lam_H: float, n: int, beta: float = 0
     d, Kn = H.shape
     Y = targets(K, n)
     split = K * d
-    pgtol = gtol / np.sqrt(split + d * Kn)
-    n_iter, message = 0, ""
 
-    for _ in range(8):
+    def unpack(x):
+        return x[:split].reshape(K, d), x[split:].reshape(d, Kn)
+
+    def increment_from(x):
+        """f(W + dW, H + dH) - f(W, H) and its gradient in the packed displacement (dW, dH)."""
+        W, H = unpack(x)
         R0 = W @ H - Y
         D0 = H - H0 if beta > 0 else None
 
-        def increment(x, W=W, H=H, R0=R0, D0=D0):
-            """f(W + dW, H + dH) - f(W, H) and its gradient, x = (dW, dH) packed."""
-            dW, dH = x[:split].reshape(K, d), x[split:].reshape(d, Kn)
-            E = dW @ H + W @ dH + dW @ dH  # (W + dW)(H + dH) - WH
-            df = (2 * np.sum(R0 * E) + np.sum(E * E)
-                  + lam_H * (2 * np.sum(H * dH) + np.sum(dH * dH))) / (2 * Kn)
-            df += lam_W * (2 * np.sum(W * dW) + np.sum(dW * dW)) / (2 * K)
-            if beta > 0:
-                df += beta * (2 * np.sum(D0 * dH) + np.sum(dH * dH)) / (2 * Kn)
-            Wx, Hx, R = W + dW, H + dH, R0 + E
-            gW = R @ Hx.T / Kn + (lam_W / K) * Wx
-            gH = Wx.T @ R + lam_H * Hx
-            if beta > 0:
-                gH += beta * (D0 + dH)
-            return float(df), np.concatenate([gW.ravel(), gH.ravel() / Kn])
+        def increment(dx):
+            df, gW, gH = _eq2_increment(W, H, R0, D0, *unpack(dx), lam_W, lam_H, beta, Kn)
+            return df, np.concatenate([gW.ravel(), gH.ravel()])
+        return increment
 
-        res = scipy.optimize.minimize(
-            increment, np.zeros(split + d * Kn), jac=True, method="L-BFGS-B",
-            options=dict(maxiter=max_iter - n_iter, ftol=0.0, gtol=pgtol, maxcor=20,
-                         maxls=50, maxfun=10 * max_iter))
-        W = W + res.x[:split].reshape(K, d)
-        H = H + res.x[split:].reshape(d, Kn)
-        n_iter += int(res.nit)
-        message = str(res.message)
-        dW, dH = _gradients(W, H, Y, lam_W, lam_H, n, beta, H0)
-        grad_norm = float(np.sqrt(np.sum(dW * dW) + np.sum(dH * dH)))
-        if grad_norm <= gtol or n_iter >= max_iter or res.nit == 0:
-            break
+    def norm_at(x):
+        dW, dH = _gradients(*unpack(x), Y, lam_W, lam_H, n, beta, H0)
+        return float(np.sqrt(np.sum(dW * dW) + np.sum(dH * dH)))
+
+    x, grad_norm, n_iter, message = _lbfgs_on_increments(
+        np.concatenate([W.ravel(), H.ravel()]), increment_from, norm_at, gtol, max_iter)
+    W, H = unpack(x)
     return MinimizeResult(W=W, H=H, objective=objective(W, H, lam_W, lam_H, n, beta, H0),
                           grad_norm=grad_norm, n_iter=n_iter, converged=grad_norm <= gtol,
                           message=message)
+
+
+def _eq2_increment(W, H, R0, D0, dW, dH, lam_W, lam_H, beta, Kn):
+    """``f(W + dW, H + dH) - f(W, H)`` of Eq. 2, expanded exactly in the displacement, and the
+    gradients ``(df/dW, df/dH)`` at ``(W + dW, H + dH)``; ``R0 = WH - Y``, ``D0 = H - H0``,
+    ``Kn`` the number of samples (the scale of Eq. 2; ``H`` may hold reduced coordinates).
+
+    The round-off of the expansion scales with the displacement, not with ``f`` (see
+    :func:`minimize`)."""
+    K = W.shape[0]
+    E = dW @ H + W @ dH + dW @ dH  # (W + dW)(H + dH) - WH
+    df = (2 * np.sum(R0 * E) + np.sum(E * E)
+          + lam_H * (2 * np.sum(H * dH) + np.sum(dH * dH))) / (2 * Kn)
+    df += lam_W * (2 * np.sum(W * dW) + np.sum(dW * dW)) / (2 * K)
+    if beta > 0:
+        df += beta * (2 * np.sum(D0 * dH) + np.sum(dH * dH)) / (2 * Kn)
+    Wx, Hx, R = W + dW, H + dH, R0 + E
+    gW = R @ Hx.T / Kn + (lam_W / K) * Wx
+    gH = Wx.T @ R + lam_H * Hx
+    if beta > 0:
+        gH += beta * (D0 + dH)
+    return float(df), gW, gH / Kn
+
+
+def _lbfgs_on_increments(x, increment_from, grad_norm, gtol, max_iter, rounds=8,
+                         inner_gtol=None):
+    """L-BFGS-B on the displacement from a reference point ``x`` that moves when it stalls.
+
+    ``increment_from(x)`` returns ``fun(dx) -> (F(x + dx) - F(x), gradient at x + dx)``, computed
+    so that its round-off scales with ``dx``; ``grad_norm(x)`` is the Euclidean gradient norm at
+    ``x``. Each round restarts L-BFGS at the point reached, until ``grad_norm <= gtol``,
+    ``max_iter`` iterations in all, a round that makes no step, or ``rounds`` rounds. L-BFGS-B's
+    own stop (largest entry ``<= inner_gtol / sqrt(size)``, default ``inner_gtol = gtol``)
+    implies a Euclidean norm of the gradient of ``fun`` ``<= inner_gtol``.
+    Returns ``(x, grad_norm, n_iter, message)``.
+    """
+    pgtol = (gtol if inner_gtol is None else inner_gtol) / np.sqrt(x.size)
+    n_iter, message = 0, ""
+    for _ in range(rounds):
+        res = scipy.optimize.minimize(
+            increment_from(x), np.zeros(x.size), jac=True, method="L-BFGS-B",
+            options=dict(maxiter=max_iter - n_iter, ftol=0.0, gtol=pgtol, maxcor=20,
+                         maxls=50, maxfun=10 * max_iter))
+        x = x + res.x
+        n_iter += int(res.nit)
+        message = str(res.message)
+        norm = grad_norm(x)
+        if norm <= gtol or n_iter >= max_iter or res.nit == 0:
+            break
+    return x, norm, n_iter, message
 
 
 class GDPath(NamedTuple):
@@ -396,3 +451,319 @@ def gradient_descent(W, H, lam_W: float, lam_H: float, n: int, lr: float, steps:
             rec_W.append(W.copy())
             rec_H.append(H.copy())
     return GDPath(np.asarray(rec_t, dtype=np.int64), np.stack(rec_W), np.stack(rec_H))
+
+
+# --------------------------------------------------------------------------- the central path (Sec. 3)
+
+
+class Covariances(NamedTuple):
+    """The ``d x d`` covariance matrices of Sec. 3 and App. A (or their time derivatives)."""
+
+    Sigma_W: np.ndarray
+    """Within-class covariance ``Sigma_W``."""
+    Sigma_B: np.ndarray
+    """Between-class covariance ``Sigma_B`` (class means centred at the global mean)."""
+    Sigma_T: np.ndarray
+    """Non-centred total covariance ``Sigma~_T = H H^T / (Kn)`` (App. A)."""
+    Sigma_Bt: np.ndarray
+    """Non-centred between-class covariance ``Sigma~_B = H_bar H_bar^T / K`` (App. A)."""
+
+
+def covariances(H, n: int) -> Covariances:
+    """``Sigma_W, Sigma_B`` (Sec. 3) and ``Sigma~_T, Sigma~_B`` (App. A) of ``H`` (d x Kn).
+
+    Each is ``d x d``; ``Sigma~_T = Sigma_W + Sigma~_B`` up to rounding.
+    """
+    H, K, n, d = _features(H, n)
+    means = H.reshape(d, K, n).mean(axis=2)
+    within = (H.reshape(d, K, n) - means[:, :, None]).reshape(d, K * n)
+    between = means - means.mean(axis=1, keepdims=True)
+    return Covariances(within @ within.T / (K * n), between @ between.T / K,
+                       H @ H.T / (K * n), means @ means.T / K)
+
+
+def covariance_traces(H, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(Tr Sigma_W, Tr Sigma_B)`` of one ``H`` (d x Kn) or of a stack ``(..., d, Kn)``.
+
+    Computed from the centred features (no "second moment minus squared mean" cancellation);
+    ``NC1~ = Tr Sigma_W / Tr Sigma_B`` (Eq. 3). Returns two arrays of shape ``H.shape[:-2]``.
+    """
+    n = _int("n", n, 1)
+    try:
+        arr = np.asarray(H, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"H must be an array of real numbers: {exc}") from None
+    if arr.ndim < 2:
+        raise ValueError(f"H must have shape (..., d, Kn), got shape {arr.shape}")
+    for i in np.ndindex(arr.shape[:-2]):  # validates every matrix of the stack
+        _features(arr[i], n)
+    *lead, d, Kn = arr.shape
+    X = arr.reshape(*lead, d, Kn // n, n)
+    means = X.mean(axis=-1)
+    tr_sw = np.sum((X - means[..., None]) ** 2, axis=(-3, -2, -1)) / Kn
+    tr_sb = np.sum((means - means.mean(axis=-1, keepdims=True)) ** 2, axis=(-2, -1)) / (Kn // n)
+    return tr_sw, tr_sb
+
+
+_FORMS = ("definition", "trace")
+
+
+def _central_path(H, lam_W, lam_H, n, form):
+    """Validate the arguments shared by the central-path functions; return ``(H, K, n, ...)``."""
+    H, K, n, d = _features(H, n)
+    lam_W = _real("lam_W", lam_W, positive=True)
+    lam_H = _real("lam_H", lam_H)
+    if form not in _FORMS:
+        raise ValueError(f"form must be one of {_FORMS}, got {form!r}")
+    return H, K, n, lam_W, lam_H
+
+
+def _trace_terms(H, n, lam_W):
+    """``(Sigma, C = (Sigma~_T + lam_W/K I)^{-1} as a Cholesky factor)`` of App. A."""
+    S = covariances(H, n)
+    K = H.shape[1] // n
+    B = S.Sigma_T + (lam_W / K) * np.eye(H.shape[0])
+    return S, scipy.linalg.cho_factor(B)
+
+
+def central_path_loss(H, lam_W: float, lam_H: float, n: int, form: str = "definition") -> float:
+    """The central-path loss ``L(H)`` of Sec. 3 (Eq. 1 with ``W = W*(H)``) for ``H`` (d x Kn).
+
+    ``form="definition"``::
+
+        L(H) = ||W*(H) H - Y||^2 / (2Kn) + lam_W ||W*(H)||^2 / (2K) + lam_H ||H||^2 / (2Kn)
+
+    with ``W*(H)`` of footnote 3 (:func:`optimal_W`); ``form="trace"``: the covariance form
+    derived in App. A (``d x d`` matrices; ``C = (Sigma~_T + lam_W/K I)^{-1}``)::
+
+        L(H) = Tr((Sigma_W + lam_W/K I) C) / (2K) + lam_H Tr(Sigma~_T) / 2 - (d - K) / (2K)
+
+    Needs ``lam_W > 0`` (Theorem 3.1), ``lam_H >= 0``.
+    """
+    H, K, n, lam_W, lam_H = _central_path(H, lam_W, lam_H, n, form)
+    if form == "definition":
+        W = _optimal_W(H, targets(K, n), lam_W, n)
+        return objective(W, H, lam_W, lam_H, n)
+    S, cho = _trace_terms(H, n, lam_W)
+    d = H.shape[0]
+    A = S.Sigma_W + (lam_W / K) * np.eye(d)
+    return float(np.trace(scipy.linalg.cho_solve(cho, A)) / (2 * K)
+                 + lam_H * np.trace(S.Sigma_T) / 2 - (d - K) / (2 * K))
+
+
+def _grad(H, Y, lam_W, lam_H, n):
+    """``grad L(H)`` (Eq. 7) on validated arguments, through ``W*(H)``; also returns ``W*``."""
+    W = _optimal_W(H, Y, lam_W, n)
+    return (W.T @ (W @ H - Y) + lam_H * H) / (Y.shape[0] * n), W
+
+
+def central_path_grad(H, lam_W: float, lam_H: float, n: int,
+                      form: str = "definition") -> np.ndarray:
+    """Gradient of :func:`central_path_loss`, Eq. 7, shape ``(d, Kn)``.
+
+    With ``C = (Sigma~_T + lam_W/K I)^{-1}`` and ``A = Sigma_W + lam_W/K I``, Eq. 7 reads::
+
+        grad L(H) = ( C (H - H_bar (x) 1_n^T) - C A C H + lam_H K H ) / (K^2 n)
+
+    ``form="trace"`` evaluates exactly this (``d x d`` matrices, Cholesky solves).
+    ``form="definition"`` (the default, cheaper) uses ``C A C = C - C Sigma~_B C`` and
+    ``W*(H) = H_bar^T C / K`` (App. A) to write the same gradient as::
+
+        grad L(H) = ( W*^T (W* H - Y) + lam_H H ) / (Kn)
+
+    i.e. the ``H``-gradient of Eq. 1 at ``W = W*(H)``, solving the smaller of the ``d x d`` and
+    ``Kn x Kn`` systems (:func:`optimal_W`). Needs ``lam_W > 0``, ``lam_H >= 0``.
+    """
+    H, K, n, lam_W, lam_H = _central_path(H, lam_W, lam_H, n, form)
+    if form == "definition":
+        return _grad(H, targets(K, n), lam_W, lam_H, n)[0]
+    S, cho = _trace_terms(H, n, lam_W)
+    d = H.shape[0]
+    centred = H - np.repeat(class_means(H, n), n, axis=1)
+    A = S.Sigma_W + (lam_W / K) * np.eye(d)
+    CH = scipy.linalg.cho_solve(cho, H)
+    return (scipy.linalg.cho_solve(cho, centred) - scipy.linalg.cho_solve(cho, A @ CH)
+            + lam_H * K * H) / (K * K * n)
+
+
+def covariance_rates(H, lam_W: float, lam_H: float, n: int) -> Covariances:
+    """Time derivatives of the covariances along the flow of Eq. 4 at ``H``, by Lemma A.1.
+
+    With ``C_B = Sigma_B C``, ``C~_B = Sigma~_B C``, ``C_W = Sigma_W C`` and
+    ``C = (Sigma~_T + lam_W/K I)^{-1}``::
+
+        dSigma_B/dt  = (C_B (I - C~_B) + (I - C~_B^T) C_B^T) / K - 2 lam_H Sigma_B
+        dSigma_W/dt  = -(C_W C~_B + C~_B^T C_W^T) / K - 2 lam_H Sigma_W
+        dSigma~_T/dt = ((I - C~_B - C_W) C~_B + C~_B^T (I - C~_B^T - C_W^T)) / K
+                       - 2 lam_H Sigma~_T
+
+    Returns :class:`Covariances` of these ``d x d`` rates (``Sigma_Bt``: ``dSigma~_T/dt -
+    dSigma_W/dt``, since ``Sigma~_T = Sigma_W + Sigma~_B``).
+    """
+    H, K, n, lam_W, lam_H = _central_path(H, lam_W, lam_H, n, "trace")
+    S, cho = _trace_terms(H, n, lam_W)
+    I = np.eye(H.shape[0])
+    C = scipy.linalg.cho_solve(cho, I)  # d x d, symmetric
+    CB, CBt, CW = S.Sigma_B @ C, S.Sigma_Bt @ C, S.Sigma_W @ C
+
+    def sym(X):
+        return (X + X.T) / K
+
+    dB = sym(CB @ (I - CBt)) - 2 * lam_H * S.Sigma_B
+    dW = -sym(CW @ CBt) - 2 * lam_H * S.Sigma_W
+    dT = sym((I - CBt - CW) @ CBt) - 2 * lam_H * S.Sigma_T
+    return Covariances(dW, dB, dT, dT - dW)
+
+
+class FlowPath(NamedTuple):
+    """Solution of the gradient flow of Eq. 4 (:func:`gradient_flow`).
+
+    ``t`` (T,): times; ``H`` (T, d, Kn): features; ``within`` (T, d, Kn): the within-class
+    deviations ``H - H_bar (x) 1_n^T``, kept to full relative precision even when they are far
+    below the round-off of ``H`` (so ``Tr Sigma_W = ||within||^2 / (Kn)``); ``nfev``: number of
+    evaluations of the right-hand side."""
+
+    t: np.ndarray
+    H: np.ndarray
+    within: np.ndarray
+    nfev: int
+
+
+def gradient_flow(H0, t_eval, lam_W: float, lam_H: float, n: int, rtol: float = 1e-10,
+                  atol: float = 1e-12, method: str = "DOP853") -> FlowPath:
+    """Integrate the gradient flow on the central path, Eq. 4, ``dH/dt = -Kn grad L(H)``.
+
+    Starts at ``H(0) = H0`` (d x Kn) and returns ``H`` at the times ``t_eval`` (1-D, >= 0,
+    strictly increasing) as a :class:`FlowPath`, by ``scipy.integrate.solve_ivp`` with the
+    adaptive ``method`` (default: 8th-order Dormand-Prince) at tolerances ``rtol``, ``atol``.
+
+    Coordinates. By Eq. 7, with ``W* = W*(H)``, the flow splits into the class means and the
+    within-class deviations ``D = H - H_bar (x) 1_n^T``::
+
+        dH_bar/dt = W*^T (I_K - W* H_bar) - lam_H H_bar
+        dD/dt     = -(W*^T W* + lam_H I) D
+
+    Either block may decay by hundreds of orders of magnitude (``D`` as the flow collapses, both
+    when ``lam_H lam_W > 1`` sends ``H`` to 0), far below ``atol`` and the round-off of ``H``.
+    So each block ``X`` is integrated as ``X = e^a X_hat`` with ``|X_hat|`` ~ 1 and
+    ``da/dt = <X_hat, V> / |X_hat|^2`` (``V = e^{-a} dX/dt``), and the tolerances control it
+    relative to its own size: ``Tr Sigma_W`` and ``Tr Sigma_B`` are resolved at every ``t``.
+    Needs ``lam_W > 0``. Raises ``RuntimeError`` if the integrator fails.
+    """
+    H0, K, n, lam_W, lam_H = _central_path(H0, lam_W, lam_H, n, "definition")
+    t_eval = np.asarray(t_eval, dtype=np.float64)
+    if t_eval.ndim != 1 or t_eval.size == 0:
+        raise ValueError(f"t_eval must be a non-empty 1-D array, got shape {t_eval.shape}")
+    if not np.all(np.isfinite(t_eval)) or t_eval[0] < 0 or np.any(np.diff(t_eval) <= 0):
+        raise ValueError("t_eval must be finite, >= 0 and strictly increasing")
+    rtol = _real("rtol", rtol, positive=True)
+    atol = _real("atol", atol, positive=True)
+    d, Kn = H0.shape
+    Y = targets(K, n)
+    means0 = class_means(H0, n)
+    blocks0 = (means0, H0 - np.repeat(means0, n, axis=1))
+    logs0 = [np.log(np.linalg.norm(X)) if np.any(X) else 0.0 for X in blocks0]
+    split = d * K
+
+    def unpack(y):
+        return y[:split].reshape(d, K), y[split:-2].reshape(d, Kn), y[-2], y[-1]
+
+    def scaled(X, V):
+        """(dX_hat/dt, da/dt) for X = e^a X_hat with V = e^{-a} dX/dt."""
+        xx = np.sum(X * X)
+        rate = np.sum(X * V) / xx if xx > 0 else 0.0
+        return V - rate * X, rate
+
+    def rhs(_, y):
+        M, U, a, b = unpack(y)
+        means = np.exp(a) * M
+        W = _optimal_W(np.repeat(means, n, axis=1) + np.exp(b) * U, Y, lam_W, n)
+        dM, da = scaled(M, np.exp(-a) * W.T - W.T @ (W @ M) - lam_H * M)
+        dU, db = scaled(U, -(W.T @ (W @ U)) - lam_H * U)
+        return np.concatenate([dM.ravel(), dU.ravel(), [da, db]])
+
+    y0 = np.concatenate([(X / np.exp(a)).ravel() for X, a in zip(blocks0, logs0)] + [logs0])
+    sol = scipy.integrate.solve_ivp(rhs, (0.0, float(t_eval[-1])), y0, method=method,
+                                    t_eval=t_eval, rtol=rtol, atol=atol)
+    if not sol.success:
+        raise RuntimeError(f"gradient_flow: solve_ivp ({method}) failed: {sol.message}")
+    means = np.exp(sol.y[-2])[:, None, None] * sol.y[:split].T.reshape(-1, d, K)
+    within = np.exp(sol.y[-1])[:, None, None] * sol.y[split:-2].T.reshape(-1, d, Kn)
+    return FlowPath(sol.t, np.repeat(means, n, axis=2) + within, within, int(sol.nfev))
+
+
+def solve_eq2(H0, lam_W: float, lam_H: float, beta: float, n: int, gtol: float = 1e-10,
+              max_iter: int = 20000) -> tuple[np.ndarray, np.ndarray]:
+    """The minimizer ``(W, H) = (W*(H_{1/beta}), H_{1/beta})`` of Eq. 2 for input features ``H0``.
+
+    ``H_{1/beta}`` minimizes the reduced objective of Sec. 3 (``H``, ``H0``: d x Kn)::
+
+        F(H) = L(H) + beta ||H - H0||^2 / (2Kn),   grad F = grad L(H) + beta (H - H0) / (Kn)
+
+    and is returned with ``||grad F||_F <= gtol``, ``grad L`` being Eq. 7
+    (:func:`central_path_grad`), and ``W = W*(H)`` (:func:`optimal_W`).
+
+    How. For fixed ``W``, Eq. 2 is a ridge regression in ``H`` with the closed form
+    ``H - H0 = (W^T W + (lam_H + beta) I)^{-1} (W^T (Y - W H0) - lam_H H0)`` (a ``K x K`` solve by
+    the Woodbury identity), whose rows lie in the span of the rows of ``Y`` and ``H0``. So, in an
+    orthonormal basis ``B`` of that span (one QR of ``[Y^T, H0^T]``, at most ``d + K`` columns),
+    L-BFGS minimizes ``min_H f(W, H; H0)`` over ``W`` (``K x d``), started at ``W*(H0)``; the
+    optimal ``W`` and ``H`` of that problem are exactly the minimizer of Eq. 2. As in
+    :func:`minimize`, L-BFGS runs on displacements, each increment being Eq. 2's exact
+    expansion, so the gradient can be driven below the round-off of the objective; its stop is
+    ``||grad F(H(W))|| <= gtol`` (Eq. 7, in the same coordinates). Cost per evaluation
+    ``O(K d min(Kn, d + K))``. Needs ``lam_W > 0``, ``lam_H >= 0``, ``beta > 0``. Raises
+    ``RuntimeError`` (stating the norm reached) if ``max_iter`` iterations do not get there.
+    ``H - H0`` is formed directly (no cancellation); a gradient recomputed from the returned
+    ``H`` carries an extra round-off of about ``beta eps |H0| / (Kn)``.
+    """
+    H0, K, n, lam_W, lam_H = _central_path(H0, lam_W, lam_H, n, "definition")
+    beta = _real("beta", beta, positive=True)
+    gtol = _real("gtol", gtol, positive=True)
+    max_iter = _int("max_iter", max_iter, 1)
+    d, Kn = H0.shape
+    Y = targets(K, n)
+    X0, B = H0, None
+    if d + K < Kn:  # coordinates in the span of the rows of Y and H0 (exact: B^T B = I)
+        B = np.linalg.qr(np.hstack([Y.T, H0.T]))[0]
+        X0, Y = H0 @ B, Y @ B
+    c = lam_H + beta
+
+    def delta(W):
+        """argmin_H f(W, H; H0) - H0, by the Woodbury identity (K x K solve)."""
+        P = W @ X0
+        Q = Y - P
+        WWt = W @ W.T
+        G = WWt + c * np.eye(K)
+        S = scipy.linalg.solve(G, WWt @ Q - lam_H * P, assume_a="pos")
+        return (W.T @ (Q - S) - lam_H * X0) / c
+
+    def increment_from(x):
+        """min_H f(W + dW, .) - min_H f(W, .) and its W-gradient, for the flattened dW."""
+        W = x.reshape(K, d)
+        D = delta(W)
+        H = X0 + D
+        R0 = W @ H - Y
+
+        def increment(dx):
+            dW = dx.reshape(K, d)
+            df, gW, _ = _eq2_increment(W, H, R0, D, dW, delta(W + dW) - D, lam_W, lam_H, beta,
+                                       Kn)
+            return df, gW.ravel()
+        return increment
+
+    def norm_at(x):
+        D = delta(x.reshape(K, d))
+        return float(np.linalg.norm(_grad(X0 + D, Y, lam_W, lam_H, n)[0] + beta * D / Kn))
+
+    # With g the W-gradient at (W, H(W)), |grad F| <= (K/lam_W) |g| (|WH - Y| + |W*| |H|)/(Kn):
+    # L-BFGS aims at |g| <= gtol lam_W / K, and the rounds check grad F itself.
+    W0 = _optimal_W(X0, Y, lam_W, n)
+    x, norm, n_iter, message = _lbfgs_on_increments(W0.ravel(), increment_from, norm_at, gtol,
+                                                     max_iter, inner_gtol=gtol * lam_W / K)
+    if norm > gtol:
+        raise RuntimeError(f"solve_eq2 stopped at |grad F| = {norm:.3e} > gtol={gtol:.1e} after "
+                           f"{n_iter} L-BFGS iterations ({message}); raise max_iter or gtol")
+    D = delta(x.reshape(K, d))
+    W = _optimal_W(X0 + D, Y, lam_W, n)
+    return W, H0 + (D if B is None else D @ B.T)

@@ -96,3 +96,63 @@ def test_notebook_committed_without_outputs(md: Path):
     assert not dirty, (
         f"{md.with_suffix('.ipynb').name}: cells {dirty} carry outputs or execution counts; "
         f"rewrite it from the .md without outputs: `jupytext --to ipynb book/{md.name}`")
+
+
+# Tags that hide a cell's output: a chapter's numbers and figures are never hidden.
+HIDING_OUTPUT = {"hide-output", "remove-output", "hide-cell", "remove-cell"}
+ADMONITION = re.compile(r"^(`{3,}|:{3,})\{(admonition|tip|note|important)\}", re.M)
+
+
+def _sections(md: Path) -> list[tuple[str, list]]:
+    """(level-2 heading, cells up to the next one) of a chapter, in order."""
+    sections = []
+    for cell in jupytext.read(md).cells:
+        headings = (re.findall(r"^## +(.+?)\s*$", cell.source, re.M)
+                    if cell.cell_type == "markdown" else [])
+        for heading in headings:
+            sections.append((heading, []))
+        if sections:
+            sections[-1][1].append(cell)
+    return sections
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_chapter_opens_with_the_claim_and_ends_with_verdicts(md: Path):
+    sections = _sections(md)
+    names = [name for name, _ in sections]
+    assert names and names[0] == "Overview", (
+        f"{md.name}: the first section must be `## Overview`; sections: {names}")
+    overview = "\n".join(cell.source for cell in sections[0][1])
+    assert ADMONITION.search(overview), (
+        f"{md.name}: `## Overview` must open with an admonition box stating the paper's claim")
+    assert "what you should see" in overview.lower(), (
+        f"{md.name}: the Overview box must say \"What you should see\"")
+    assert names[-1] == "Verdicts", (
+        f"{md.name}: the last section must be `## Verdicts`; sections: {names}")
+    assert any(cell.cell_type == "code" for cell in sections[-1][1]), (
+        f"{md.name}: `## Verdicts` must compute the verdicts in a code cell")
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_plumbing_is_collapsed_and_results_are_shown(md: Path):
+    code = [cell for cell in _notebook(md).cells if cell.cell_type == "code"][1:]  # not Colab's
+    for cell in code:
+        tags = set(cell.metadata.get("tags", []))
+        head = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+        assert not tags & HIDING_OUTPUT, (
+            f"{md.name}: the cell starting {head!r} hides its output ({sorted(tags)}); "
+            "numbers and figures stay visible")
+        plumbing = any(call in cell.source for call in
+                       ("show_provenance(", "use_book_style(", "plt.show()"))
+        assert not plumbing or "hide-input" in tags, (
+            f"{md.name}: the cell starting {head!r} is plumbing (imports, provenance or "
+            "plotting): tag it `hide-input`")
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_every_figure_offers_its_data(md: Path):
+    figures = [cell.source for cell in _notebook(md).cells
+               if cell.cell_type == "code" and "plt.show()" in cell.source]
+    bare = [src.strip().splitlines()[0] for src in figures if "figure_data(" not in src]
+    assert not bare, (f"{md.name}: figure cells without `plotting.figure_data(...)` below "
+                      f"the figure (first lines): {bare}")

@@ -1,52 +1,18 @@
 """The site builds with warnings as errors, at the smoke profile, and has what it should.
 
-One build per test run (module-scoped fixture), into a temporary folder, with
-``jupyter-book build --warningiserror --keep-going``: every chapter is executed again.
-A build that fails makes every test here fail; nothing is skipped.
+The build (one per test run, shared with test_browser.py) is the ``site`` fixture of
+conftest.py. A build that fails makes every test here fail; nothing is skipped.
 """
 
 from __future__ import annotations
 
 import html
 import inspect
-import os
 import re
-import subprocess
-import sys
-import time
-from pathlib import Path
-from types import SimpleNamespace
 
-import pytest
-import yaml
+from conftest import KERNEL_NOTICE, toc_docnames
 
-ROOT = Path(__file__).resolve().parents[2]
 COLAB = "https://colab.research.google.com/github/nc-perturbation/executable-paper/blob/main/"
-TAIL = 120  # lines of the build log shown when the build fails
-# The one WARNING line that is not the build's: each notebook kernel notes that it talks to
-# the build over (loopback) TCP without CurveZMQ encryption.
-KERNEL_NOTICE = "[IPKernelApp] WARNING | Kernel is running over TCP without encryption"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> SimpleNamespace:
-    out = tmp_path_factory.mktemp("site")
-    env = dict(os.environ, NCLIB_PROFILE="smoke")
-    # `jupyter-book build ...`, run by the interpreter that runs these tests
-    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
-           "build", str(ROOT), "--warningiserror", "--keep-going", "--path-output", str(out)]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=3600)
-    seconds = time.perf_counter() - start
-    log = proc.stdout + "\n" + proc.stderr
-    if proc.returncode != 0:
-        lines = [line for line in log.splitlines() if KERNEL_NOTICE not in line]
-        tail = "\n".join(lines[-TAIL:])
-        pytest.fail(f"jupyter-book build exited {proc.returncode} after {seconds:.0f} s; "
-                    f"last {TAIL} lines of its log:\n{tail}", pytrace=False)
-    print(f"site built in {seconds:.0f} s")
-    return SimpleNamespace(html=out / "_build" / "html", log=log, seconds=seconds)
 
 
 def _page(site, docname: str) -> str:
@@ -70,22 +36,6 @@ def _text(page: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", page))
 
 
-def _toc_files(entry) -> list[str]:
-    """Every `file:` (and `root:`) named in a _toc.yml structure."""
-    found = []
-    if isinstance(entry, dict):
-        for key in ("root", "file"):
-            if key in entry:
-                found.append(str(entry[key]))
-        for value in entry.values():
-            if isinstance(value, (list, dict)):
-                found += _toc_files(value)
-    elif isinstance(entry, list):
-        for item in entry:
-            found += _toc_files(item)
-    return found
-
-
 def test_build_log_has_no_warnings(site):
     warnings = [line for line in site.log.splitlines()
                 if ("WARNING" in line or "ERROR" in line) and KERNEL_NOTICE not in line]
@@ -93,8 +43,7 @@ def test_build_log_has_no_warnings(site):
 
 
 def test_every_toc_page_was_built(site):
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = [re.sub(r"\.(md|ipynb)$", "", f) for f in _toc_files(toc)]
+    files = toc_docnames()
     assert "book/intro" in files
     missing = [f for f in files if not (site.html / f"{f}.html").is_file()]
     assert not missing, f"pages in _toc.yml with no HTML: {missing}"

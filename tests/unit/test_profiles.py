@@ -43,9 +43,10 @@ def test_settings_table_is_read_only():
 
 def test_provenance_names_profile_device_versions_and_commit(monkeypatch, capsys):
     monkeypatch.setenv(profiles.ENV_VAR, "smoke")
-    record = profiles.show_provenance(dataset="none")
+    record = profiles.provenance(dataset="none")
     for key in ("profile", "device", "torch", "git commit", "nclib", "dataset"):
         assert key in record
     assert record["profile"] == "smoke"
+    assert profiles.show_provenance(dataset="none") is None
     printed = capsys.readouterr().out
-    assert "smoke" in printed and record["torch"] in printed
+    assert "smoke" in printed and record["torch"] in printed and "dataset" in printed
