@@ -29,6 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from nclib._checks import check_int
+
 __all__ = ["DATASETS", "DatasetInfo", "load_dataset", "display_name", "balanced_subset",
            "box_blur", "blur_classes", "DeviceLoader"]
 
@@ -189,8 +191,7 @@ def balanced_subset(labels, n_per_class: int, seed: int) -> np.ndarray:
     labels = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"labels must be a 1-D integer array, got {labels.dtype} {labels.shape}")
-    if isinstance(n_per_class, bool) or not isinstance(n_per_class, (int, np.integer)) or n_per_class < 1:
-        raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}")
+    n_per_class = check_int("n_per_class", n_per_class, 1)
     rng = np.random.default_rng(seed)
     counts = np.bincount(labels)
     if (counts < n_per_class).any():
@@ -241,8 +242,7 @@ class DeviceLoader:
                  shuffle: bool = True, seed: int = 0):
         if images.shape[0] != labels.shape[0]:
             raise ValueError(f"images and labels differ in length: {images.shape[0]} vs {labels.shape[0]}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_int("batch_size", batch_size, 1)
         self.images, self.labels, self.batch_size = images, labels, batch_size
         self.shuffle, self.seed = shuffle, seed
 

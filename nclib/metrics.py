@@ -37,6 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from nclib._checks import check_int
+
 __all__ = ["NCMetrics", "NCAccumulator", "nc_metrics"]
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -117,11 +119,8 @@ class NCAccumulator:
     """
 
     def __init__(self, num_classes: int, dim: int, *, device=None, per_class: bool = True):
-        if not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
-            raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-        if not isinstance(dim, (int, np.integer)) or dim < 1:
-            raise ValueError(f"dim must be a positive integer, got {dim!r}")
-        self.num_classes, self.dim, self.per_class = int(num_classes), int(dim), bool(per_class)
+        self.num_classes, self.dim = check_int("num_classes", num_classes, 2), check_int("dim", dim, 1)
+        self.per_class = bool(per_class)
         self._device = None if device is None else torch.device(device)
         self._count = self._mean = self._scatter = None
         if self._device is not None:
@@ -236,8 +235,7 @@ def nc_metrics(features, labels, W=None, *, num_classes: int | None = None,
         raise ValueError(f"labels must have shape (N,), got {tuple(labels.shape)}")
     if features.ndim != 2:
         raise ValueError(f"features must have shape (N, d), got {tuple(features.shape)}")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_int("batch_size", batch_size, 1)
     if num_classes is None:
         if W is not None:
             num_classes = int(W.shape[0])

@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from torchvision.models import resnet as tv_resnet
 
+from nclib._checks import check_int
+
 __all__ = ["ResNet18", "resnet18", "LayerwiseMLP"]
 
 
@@ -62,10 +64,8 @@ def resnet18(num_classes: int = 10, in_channels: int = 3, fc_bias: bool = True, 
     intermediate ones 4 width (256). ``fc_bias=False`` gives the bias-free last layer of the MSE
     experiments. ``model.fc`` is the last layer; ``model.features(x)`` returns both feature sets.
     """
-    for name, value, minimum in (("num_classes", num_classes, 2), ("in_channels", in_channels, 1),
-                                 ("width", width, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    num_classes = check_int("num_classes", num_classes, 2)
+    in_channels, width = check_int("in_channels", in_channels, 1), check_int("width", width, 1)
     return ResNet18(num_classes, in_channels, bool(fc_bias), width)
 
 
@@ -85,8 +85,7 @@ class LayerwiseMLP(nn.Module):
         super().__init__()
         for name, value in (("in_features", in_features), ("num_classes", num_classes),
                             ("width", width), ("depth", depth)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_int(name, value, 1)
         self.in_features, self.width = in_features, width
         self.hidden = nn.ModuleList()
         self.fc = nn.Linear(width, num_classes, bias=fc_bias)

@@ -30,7 +30,8 @@ import scipy.linalg
 import scipy.sparse.linalg
 
 from nclib import ufm
-from nclib.ufm import _features, _int, _matrix, _model, _real
+from nclib._checks import check_int, check_matrix, check_real
+from nclib.ufm import _features, _model
 
 __all__ = [
     "commutation_matrix",
@@ -59,14 +60,14 @@ def _point(W, H, n):
 
 def _hyper(lam_W, lam_H, beta):
     """``lam_W > 0``, ``lam_H >= 0``, ``beta > 0`` as floats."""
-    return (_real("lam_W", lam_W, positive=True), _real("lam_H", lam_H),
-            _real("beta", beta, positive=True))
+    return (check_real("lam_W", lam_W, positive=True), check_real("lam_H", lam_H),
+            check_real("beta", beta, positive=True))
 
 
 def _collapse_regime(lam_W, lam_H):
     """``lam_W, lam_H > 0`` with ``c = sqrt(lam_H lam_W) < 1`` (Theorem 2.1, Theorem 4.2)."""
-    lam_W = _real("lam_W", lam_W, positive=True)
-    lam_H = _real("lam_H", lam_H, positive=True)
+    lam_W = check_real("lam_W", lam_W, positive=True)
+    lam_H = check_real("lam_H", lam_H, positive=True)
     if lam_H * lam_W >= 1:
         raise ValueError(f"Theorem 4.2 needs lam_H * lam_W < 1 (a nonzero collapsed minimizer, "
                          f"Theorem 2.1); got lam_H * lam_W = {lam_H * lam_W:g}")
@@ -79,7 +80,7 @@ def _collapse_regime(lam_W, lam_H):
 def commutation_matrix(m: int, n: int) -> np.ndarray:
     """The commutation matrix ``K_{m,n}`` (``mn x mn``, App. D): ``K_{m,n} vec(A) = vec(A^T)``
     for every ``m x n`` matrix ``A``. The paper's ``K_{d,K}`` is ``commutation_matrix(d, K)``."""
-    m, n = _int("m", m, 1), _int("n", n, 1)
+    m, n = check_int("m", m, 1), check_int("n", n, 1)
     perm = np.arange(m * n).reshape(m, n, order="F").reshape(-1)  # vec(A^T) = vec(A)[perm]
     return np.eye(m * n)[perm]
 
@@ -127,7 +128,7 @@ def hessian_blocks(W, H, H0, lam_W: float, lam_H: float, beta: float, n: int) ->
     that the call reads like :func:`nclib.ufm.objective`. Returns :class:`HessianBlocks`.
     """
     W, H, K, n, beta, H0 = _model(W, H, n, beta, H0)
-    lam_W, lam_H = _real("lam_W", lam_W), _real("lam_H", lam_H)
+    lam_W, lam_H = check_real("lam_W", lam_W), check_real("lam_H", lam_H)
     d, Kn = H.shape
     HH = np.kron(np.eye(Kn), W.T @ W) + (lam_H + beta) * np.eye(d * Kn)
     WH = residual_jacobian(W, H, n) + np.kron(H.T, W.T)
@@ -200,7 +201,7 @@ class PerturbationOperator:
         return DA - self._Dinv(self._Bt(U)), U
 
     def _check(self, dH0):
-        dH0 = _matrix("dH0", dH0)
+        dH0 = check_matrix("dH0", dH0)
         if dH0.shape != self.H.shape:
             raise ValueError(f"dH0 must have the shape of H, {self.H.shape}; got {dH0.shape}")
         return dH0
@@ -263,8 +264,8 @@ def blocks(F, K: int, d: int, n: int) -> np.ndarray:
     """The ``dn x dn`` blocks ``F_{k, k~}`` of Eq. 6 as an array of shape ``(K, K, dn, dn)``:
     ``blocks(F, K, d, n)[k, l]`` maps ``vec`` of class ``l``'s columns of ``dH0`` to class ``k``'s
     columns of ``dH`` (classes 0-based; class ``k`` holds columns ``kn .. (k+1)n - 1``)."""
-    K, d, n = _int("K", K, 2), _int("d", d, 1), _int("n", n, 1)
-    F = _matrix("F", F)
+    K, d, n = check_int("K", K, 2), check_int("d", d, 1), check_int("n", n, 1)
+    F = check_matrix("F", F)
     dn = d * n
     if F.shape != (K * dn, K * dn):
         raise ValueError(f"F must be dnK x dnK = {(K * dn, K * dn)} for K={K}, d={d}, n={n}; "
@@ -287,8 +288,8 @@ def refine_eq2(W, H, H0, lam_W: float, lam_H: float, beta: float, n: int, gtol: 
     """
     W, H, K, n, beta, H0 = _model(W, H, n, beta, H0)
     lam_W, lam_H, beta = _hyper(lam_W, lam_H, beta)
-    gtol = _real("gtol", gtol, positive=True)
-    max_iter = _int("max_iter", max_iter, 0)
+    gtol = check_real("gtol", gtol, positive=True)
+    max_iter = check_int("max_iter", max_iter, 0)
     Y = ufm.targets(K, n)
 
     def grad(W, H):
@@ -347,7 +348,7 @@ def theorem_4_2(lam_W: float, lam_H: float, beta: float, exact: bool = False) ->
     ``(t/beta) / (1 + 2t/beta)``, with ``s = sqrt(lam_H/lam_W)`` and ``t = 2 lam_H (1 - c)``.
     """
     lam_W, lam_H = _collapse_regime(lam_W, lam_H)
-    beta = _real("beta", beta, positive=True)
+    beta = check_real("beta", beta, positive=True)
     c, s, t = _collapsed_constants(lam_W, lam_H)
     if exact:
         return Theorem42(1.0, float(1 / (1 + s / beta)), float((t / beta) / (1 + 2 * t / beta)))
@@ -393,11 +394,11 @@ def intra_block_spectrum(K: int, d: int, n: int, lam_W: float, lam_H: float, bet
     ``t = 2c(1-c)s``. Needs ``d > K`` and ``lam_H lam_W < 1``; families of multiplicity 0
     (``n = 1``) are dropped.
     """
-    K, d, n = _int("K", K, 2), _int("d", d, 1), _int("n", n, 1)
+    K, d, n = check_int("K", K, 2), check_int("d", d, 1), check_int("n", n, 1)
     if d <= K:
         raise ValueError(f"Theorem 4.2 needs d > K; got d={d}, K={K}")
     lam_W, lam_H = _collapse_regime(lam_W, lam_H)
-    beta = _real("beta", beta, positive=True)
+    beta = check_real("beta", beta, positive=True)
     c, s, t = _collapsed_constants(lam_W, lam_H)
     # G = lam_H I + I (x) W^T W - Z on each family: F = 1 - g/beta (Eq. 5) or 1/(1 + g/beta)
     g = np.array([s, lam_H, 4 * c * (1 - c) * s, t, 0.0])

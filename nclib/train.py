@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from nclib import data as ncdata
+from nclib._checks import check_int, check_real
 from nclib.metrics import NCAccumulator
 from nclib.models import LayerwiseMLP, resnet18
 
@@ -66,9 +67,7 @@ def param_groups(model: torch.nn.Module, wd_features: float, wd_classifier: floa
     """Optimiser parameter groups: ``model.fc``'s parameters (weight and bias, if any) with
     ``weight_decay=wd_classifier``, every other parameter (convolutions, BatchNorm, ...) with
     ``wd_features``. Each parameter of ``model`` is in exactly one group."""
-    for name, value in (("wd_features", wd_features), ("wd_classifier", wd_classifier)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    wd_features, wd_classifier = check_real("wd_features", wd_features), check_real("wd_classifier", wd_classifier)
     if not isinstance(getattr(model, "fc", None), torch.nn.Module):
         raise TypeError("model must have its last layer as the submodule `fc`")
     head = {id(p) for p in model.fc.parameters()}
@@ -117,17 +116,12 @@ class RunConfig:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r} is unknown; expected one of {allowed}")
         for name in ("width", "epochs", "lr_step", "batch_size", "mlp_epochs", "checkpoint_every", "blur_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_int(name, getattr(self, name), 1)
         for name in ("n_per_class", "test_per_class"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be None or a positive integer, got {value!r}")
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), 1)
         for name in ("wd_features", "wd_classifier", "lr", "lr_gamma", "momentum"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+            check_real(name, getattr(self, name))
         K = ncdata.DATASETS[self.dataset].num_classes
         object.__setattr__(self, "blur", tuple(int(k) for k in self.blur))
         if any(not 0 <= k < K for k in self.blur):

@@ -20,7 +20,6 @@ and ``beta = 0`` gives Eq. 1. All arrays are float64 numpy arrays.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -28,6 +27,8 @@ import numpy as np
 import scipy.integrate
 import scipy.linalg
 import scipy.optimize
+
+from nclib._checks import check_int, check_matrix, check_real
 
 __all__ = [
     "targets",
@@ -58,52 +59,10 @@ __all__ = [
 # --------------------------------------------------------------------------- validation helpers
 
 
-def _int(name: str, value, minimum: int) -> int:
-    """``value`` as a Python int >= ``minimum`` (TypeError for non-integers, bools included)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _real(name: str, value, *, positive: bool = False) -> float:
-    """``value`` as a finite float that is >= 0 (> 0 if ``positive``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if positive and value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
-
-
-def _matrix(name: str, value) -> np.ndarray:
-    """``value`` as a finite 2-D float64 array."""
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
-        raise TypeError(f"{name} must be a 2-D array of real numbers: {exc}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
-                                   or arr.dtype == np.bool_):
-        raise TypeError(f"{name} must be a 2-D array of real numbers, got dtype {arr.dtype}")
-    if np.iscomplexobj(arr):
-        raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array, got shape {arr.shape}")
-    arr = arr.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains non-finite values (nan or inf)")
-    return arr
-
-
 def _features(H, n, name: str = "H") -> tuple[np.ndarray, int, int, int]:
     """Validate ``H`` (d x Kn, class-major, K >= 2) and ``n``; return ``(H, K, n, d)``."""
-    n = _int("n", n, 1)
-    H = _matrix(name, H)
+    n = check_int("n", n, 1)
+    H = check_matrix(name, H)
     d, Kn = H.shape
     if Kn % n:
         raise ValueError(f"{name} must be d x Kn with Kn a multiple of n={n}; "
@@ -118,13 +77,13 @@ def _features(H, n, name: str = "H") -> tuple[np.ndarray, int, int, int]:
 def _model(W, H, n, beta, H0):
     """Validate the arguments shared by :func:`objective` and :func:`gradients`."""
     H, K, n, d = _features(H, n)
-    W = _matrix("W", W)
+    W = check_matrix("W", W)
     if W.shape != (K, d):
         raise ValueError(f"W must be K x d = {(K, d)} to match H of shape {H.shape} "
                          f"with n={n}; got shape {W.shape}")
-    beta = _real("beta", beta)
+    beta = check_real("beta", beta)
     if H0 is not None:
-        H0 = _matrix("H0", H0)
+        H0 = check_matrix("H0", H0)
         if H0.shape != H.shape:
             raise ValueError(f"H0 must have the shape of H, {H.shape}; got {H0.shape}")
     elif beta > 0:
@@ -137,13 +96,13 @@ def _model(W, H, n, beta, H0):
 
 def targets(K: int, n: int) -> np.ndarray:
     """One-hot targets ``Y = I_K (x) 1_n^T``, shape ``(K, Kn)`` (Sec. 2, below Eq. 1)."""
-    K, n = _int("K", K, 2), _int("n", n, 1)
+    K, n = check_int("K", K, 2), check_int("n", n, 1)
     return np.kron(np.eye(K), np.ones((1, n)))
 
 
 def class_labels(K: int, n: int) -> np.ndarray:
     """Class of every column of ``H``: ``repeat(arange(K), n)``, shape ``(Kn,)``, int64."""
-    K, n = _int("K", K, 2), _int("n", n, 1)
+    K, n = check_int("K", K, 2), check_int("n", n, 1)
     return np.repeat(np.arange(K, dtype=np.int64), n)
 
 
@@ -159,7 +118,7 @@ def objective(W, H, lam_W: float, lam_H: float, n: int, beta: float = 0.0, H0=No
     ``W``: ``(K, d)``; ``H``, ``H0``: ``(d, Kn)``. Returns a float.
     """
     W, H, K, n, beta, H0 = _model(W, H, n, beta, H0)
-    lam_W, lam_H = _real("lam_W", lam_W), _real("lam_H", lam_H)
+    lam_W, lam_H = check_real("lam_W", lam_W), check_real("lam_H", lam_H)
     Kn = K * n
     R = W @ H - targets(K, n)
     value = (np.sum(R * R) + lam_H * np.sum(H * H)) / (2 * Kn) + lam_W * np.sum(W * W) / (2 * K)
@@ -179,7 +138,7 @@ def gradients(W, H, lam_W: float, lam_H: float, n: int, beta: float = 0.0,
         df/dH = (W^T (WH - Y) + lam_H H + beta (H - H0)) / (Kn)
     """
     W, H, K, n, beta, H0 = _model(W, H, n, beta, H0)
-    lam_W, lam_H = _real("lam_W", lam_W), _real("lam_H", lam_H)
+    lam_W, lam_H = check_real("lam_W", lam_W), check_real("lam_H", lam_H)
     return _gradients(W, H, targets(K, n), lam_W, lam_H, n, beta, H0)
 
 
@@ -204,7 +163,7 @@ def optimal_W(H, lam_W: float, n: int) -> np.ndarray:
     positive-definite systems (d x d or Kn x Kn); no inverse is formed. Needs ``lam_W > 0``.
     """
     H, K, n, d = _features(H, n)
-    lam_W = _real("lam_W", lam_W, positive=True)
+    lam_W = check_real("lam_W", lam_W, positive=True)
     return _optimal_W(H, targets(K, n), lam_W, n)
 
 
@@ -224,8 +183,8 @@ def _optimal_W(H, Y, lam_W, n):
 def rho(lam_W: float, lam_H: float) -> float:
     """``rho = (1 - c) sqrt(lam_W / lam_H)`` with ``c = sqrt(lam_H lam_W)`` (Theorem 2.1);
     ``0`` for ``c >= 1``. Both hyperparameters must be > 0."""
-    lam_W = _real("lam_W", lam_W, positive=True)
-    lam_H = _real("lam_H", lam_H, positive=True)
+    lam_W = check_real("lam_W", lam_W, positive=True)
+    lam_H = check_real("lam_H", lam_H, positive=True)
     c = np.sqrt(lam_H * lam_W)
     return float((1.0 - c) * np.sqrt(lam_W / lam_H)) if c < 1 else 0.0
 
@@ -236,8 +195,8 @@ def optimal_value(lam_W: float, lam_H: float) -> float:
     This is the value at the minimizers of Theorem 2.1, where Eq. 1 reduces to the scalar
     ``(xy - 1)^2/2 + lam_W x^2/2 + lam_H y^2/2`` at ``xy = 1 - c``; it does not depend on K, n, d.
     """
-    lam_W = _real("lam_W", lam_W, positive=True)
-    lam_H = _real("lam_H", lam_H, positive=True)
+    lam_W = check_real("lam_W", lam_W, positive=True)
+    lam_H = check_real("lam_H", lam_H, positive=True)
     c = float(np.sqrt(lam_H * lam_W))
     return c - 0.5 * c * c if c <= 1 else 0.5
 
@@ -252,14 +211,14 @@ def collapsed_minimizer(K: int, n: int, d: int, lam_W: float, lam_H: float,
     ``R`` is ``d x K`` with ``R^T R = I_K`` (checked to 1e-10); ``None`` takes the first K
     columns of ``I_d``. Needs ``d >= K`` (Theorem 2.1). For ``c >= 1`` both are zero.
     """
-    K, n, d = _int("K", K, 2), _int("n", n, 1), _int("d", d, 1)
+    K, n, d = check_int("K", K, 2), check_int("n", n, 1), check_int("d", d, 1)
     if d < K:
         raise ValueError(f"d must be >= K (Theorem 2.1 assumes d >= K); got d={d}, K={K}")
     r = rho(lam_W, lam_H)
     if R is None:
         R = np.eye(d)[:, :K]
     else:
-        R = _matrix("R", R)
+        R = check_matrix("R", R)
         if R.shape != (d, K):
             raise ValueError(f"R must be d x K = {(d, K)}; got shape {R.shape}")
         err = float(np.max(np.abs(R.T @ R - np.eye(K))))
@@ -312,9 +271,9 @@ def minimize(W_init, H_init, lam_W: float, lam_H: float, n: int, beta: float = 0
     returned point, is ``<= gtol``; ``n_iter`` counts L-BFGS iterations over all rounds.
     """
     W, H, K, n, beta, H0 = _model(W_init, H_init, n, beta, H0)
-    lam_W, lam_H = _real("lam_W", lam_W), _real("lam_H", lam_H)
-    gtol = _real("gtol", gtol, positive=True)
-    max_iter = _int("max_iter", max_iter, 1)
+    lam_W, lam_H = check_real("lam_W", lam_W), check_real("lam_H", lam_H)
+    gtol = check_real("gtol", gtol, positive=True)
+    max_iter = check_int("max_iter", max_iter, 1)
     d, Kn = H.shape
     Y = targets(K, n)
     split = K * d
@@ -428,10 +387,10 @@ def gradient_descent(W, H, lam_W: float, lam_H: float, n: int, lr: float, steps:
     ``(T, d, Kn)``. Raises ``FloatingPointError`` if the iterates overflow (lr too large).
     """
     W, H, K, n, _, _ = _model(W, H, n, 0.0, None)
-    lam_W, lam_H = _real("lam_W", lam_W), _real("lam_H", lam_H)
-    lr = _real("lr", lr, positive=True)
-    steps = _int("steps", steps, 0)
-    record_every = _int("record_every", record_every, 1)
+    lam_W, lam_H = check_real("lam_W", lam_W), check_real("lam_H", lam_H)
+    lr = check_real("lr", lr, positive=True)
+    steps = check_int("steps", steps, 0)
+    record_every = check_int("record_every", record_every, 1)
     W, H = W.copy(), H.copy()
     Y = targets(K, n)
     rec_t, rec_W, rec_H = [0], [W.copy()], [H.copy()]
@@ -488,7 +447,7 @@ def covariance_traces(H, n: int) -> tuple[np.ndarray, np.ndarray]:
     Computed from the centred features (no "second moment minus squared mean" cancellation);
     ``NC1~ = Tr Sigma_W / Tr Sigma_B`` (Eq. 3). Returns two arrays of shape ``H.shape[:-2]``.
     """
-    n = _int("n", n, 1)
+    n = check_int("n", n, 1)
     try:
         arr = np.asarray(H, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -511,8 +470,8 @@ _FORMS = ("definition", "trace")
 def _central_path(H, lam_W, lam_H, n, form):
     """Validate the arguments shared by the central-path functions; return ``(H, K, n, ...)``."""
     H, K, n, d = _features(H, n)
-    lam_W = _real("lam_W", lam_W, positive=True)
-    lam_H = _real("lam_H", lam_H)
+    lam_W = check_real("lam_W", lam_W, positive=True)
+    lam_H = check_real("lam_H", lam_H)
     if form not in _FORMS:
         raise ValueError(f"form must be one of {_FORMS}, got {form!r}")
     return H, K, n, lam_W, lam_H
@@ -656,8 +615,8 @@ def gradient_flow(H0, t_eval, lam_W: float, lam_H: float, n: int, rtol: float = 
         raise ValueError(f"t_eval must be a non-empty 1-D array, got shape {t_eval.shape}")
     if not np.all(np.isfinite(t_eval)) or t_eval[0] < 0 or np.any(np.diff(t_eval) <= 0):
         raise ValueError("t_eval must be finite, >= 0 and strictly increasing")
-    rtol = _real("rtol", rtol, positive=True)
-    atol = _real("atol", atol, positive=True)
+    rtol = check_real("rtol", rtol, positive=True)
+    atol = check_real("atol", atol, positive=True)
     d, Kn = H0.shape
     Y = targets(K, n)
     means0 = class_means(H0, n)
@@ -718,9 +677,9 @@ def solve_eq2(H0, lam_W: float, lam_H: float, beta: float, n: int, gtol: float =
     ``H`` carries an extra round-off of about ``beta eps |H0| / (Kn)``.
     """
     H0, K, n, lam_W, lam_H = _central_path(H0, lam_W, lam_H, n, "definition")
-    beta = _real("beta", beta, positive=True)
-    gtol = _real("gtol", gtol, positive=True)
-    max_iter = _int("max_iter", max_iter, 1)
+    beta = check_real("beta", beta, positive=True)
+    gtol = check_real("gtol", gtol, positive=True)
+    max_iter = check_int("max_iter", max_iter, 1)
     d, Kn = H0.shape
     Y = targets(K, n)
     X0, B = H0, None

@@ -97,7 +97,7 @@ def test_balanced_subset_is_balanced_seeded_and_checked():
     assert any(not np.array_equal(idx, data.balanced_subset(labels, 5, seed=s)) for s in range(2, 6))
     with pytest.raises(ValueError, match=r"n_per_class=6 exceeds the size of classes \{0: 5\}"):
         data.balanced_subset(labels, 6, seed=0)
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="n_per_class must be an integer >= 1"):
         data.balanced_subset(labels, 0, seed=0)
 
 

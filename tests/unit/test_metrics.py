@@ -189,7 +189,7 @@ def test_accumulator_rejects_wrong_feature_dimension():
     acc = NCAccumulator(3, 4)
     with pytest.raises(ValueError, match=r"features must have shape \(B, 4\)"):
         acc.update(np.zeros((2, 5)), np.array([0, 1]))
-    with pytest.raises(ValueError, match="dim must be a positive integer"):
+    with pytest.raises(ValueError, match="dim must be an integer >= 1"):
         NCAccumulator(3, 0)
     with pytest.raises(ValueError, match=r"classes \[0, 1, 2\] have no samples"):
         NCAccumulator(3, 4).compute()

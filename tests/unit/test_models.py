@@ -64,5 +64,5 @@ def test_mlp_grow_freezes_old_layers_and_keeps_the_classifier():
     assert mlp.hidden[0][0].weight.grad is None and mlp.hidden[1][0].weight.grad is not None
     assert mlp.features(x)["penultimate"].shape == (16, 6)
     assert LayerwiseMLP(12, 3, width=6, depth=3).depth == 3
-    with pytest.raises(ValueError, match="width must be a positive integer"):
+    with pytest.raises(ValueError, match="width must be an integer >= 1"):
         LayerwiseMLP(12, 3, width=0)
