@@ -154,7 +154,7 @@ class NCAccumulator:
         for k, block in zip(present, blocks):  # each class of the batch, centred on its own mean
             mean_b[k] = block.mean(dim=0)
             centred = block - mean_b[k]
-            scatter_b[k if self.per_class else ...] += centred.T @ centred
+            (scatter_b[k] if self.per_class else scatter_b).add_(centred.T @ centred)
         # Merge (count, mean, scatter) of the batch into the running ones (Chan et al.).
         n_a = self._count
         n = n_a + n_b
