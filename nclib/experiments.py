@@ -6,7 +6,8 @@ Experiments (sizes from ``profiles.settings("experiments")``):
 * ``fig3``   -- ResNet18 on CIFAR-10, {MSE without bias, CE with bias} x the 5 WD presets;
 * ``fig4``   -- the same on MNIST with 3K samples per class (deepest and intermediate features);
 * ``fig5``   -- the same with 5K samples per class;
-* ``table1`` -- CIFAR-10 and MNIST 3K, both losses, 5 presets, 3 seeds, read out at epoch 100;
+* ``table1`` -- CIFAR-10 and MNIST 3K, both losses, 5 presets, 3 seeds, read out at epoch 100
+  (the runs of Fig. 3 and Fig. 4 with more seeds);
 * ``fig6``   -- MNIST 3K, CE: baseline, then digits 4 and 9 blurred (9 x 9) with the last
   layer's WD 5e-4, 5e-5 and 0 (the paper does not name the loss of Fig. 6; CE with bias, the
   setting of Fig. 4b-c, is assumed).
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import json
 import multiprocessing
 import os
 from pathlib import Path
@@ -33,9 +35,10 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from nclib import profiles
-from nclib.train import WD_PRESETS, RunConfig, train
+from nclib._io import results_root
+from nclib.train import WD_PRESETS, RunConfig, run_name, train
 
-__all__ = ["EXPERIMENTS", "grid", "run_sweep", "main"]
+__all__ = ["EXPERIMENTS", "grid", "describe", "results_dir", "run", "stored", "full_scale", "run_sweep", "main"]
 
 EXPERIMENTS = {
     "fig2": "layer-wise MLP on CIFAR-10 (Fig. 2, App. E.1)",
@@ -48,35 +51,106 @@ EXPERIMENTS = {
 """Experiment name -> description."""
 
 
-def grid(experiment: str, profile: str | None = None, seeds=None) -> list[RunConfig]:
+def _fig6_settings(scale: float) -> dict:
+    """Fig. 6: setting -> (blurred classes, last-layer WD); the last-layer WD 5e-4, 5e-5, 0 of the
+    paper times ``scale``."""
+    base = WD_PRESETS["baseline"][1] * scale
+    return {"baseline": ((), base), "blur, W WD x1": ((4, 9), base), "blur, W WD x0.1": ((4, 9), base / 10),
+            "blur, W WD 0": ((4, 9), 0.0)}
+
+
+def grid(experiment: str, profile: str | None = None, seeds=None) -> dict[tuple, RunConfig]:
     """The runs of ``experiment`` at ``profile`` (default: the active one), for ``seeds``
-    (default: the profile's; ``table1_seeds`` for Table 1)."""
+    (default: the profile's; ``table1_seeds`` for Table 1), as ``{(dataset, loss, setting, seed):
+    config}``. ``setting`` is a WD preset of :data:`nclib.train.WD_PRESETS` (Fig. 3-5, Table 1), a
+    Fig. 6 setting, or ``"layer-wise"`` (Fig. 2). Weight decays are the paper's times the profile's
+    ``wd_scale``. Table 1 is read out of the Fig. 3 (CIFAR-10) and Fig. 4 (MNIST 3K) runs, so the
+    runs of one seed are shared between them."""
     if experiment not in EXPERIMENTS:
         raise ValueError(f"experiment={experiment!r} is unknown; expected one of {list(EXPERIMENTS)}")
     s = profiles.settings("experiments", profile)
     if seeds is None:
         seeds = s.table1_seeds if experiment == "table1" else s.seeds
+    seeds = [int(seed) for seed in seeds]
     common = dict(test_per_class=s.test_per_class, checkpoint_every=s.checkpoint_every)
     if experiment == "fig2":
-        return [RunConfig(dataset="cifar10", model="mlp", loss="ce", wd_features=0.0, wd_classifier=0.0,
+        return {("cifar10", "ce", "layer-wise", seed):
+                RunConfig(dataset="cifar10", model="mlp", loss="ce", wd_features=0.0, wd_classifier=0.0,
                           n_per_class=s.mlp_per_class, width=s.mlp_width, epochs=s.mlp_layers, lr=1e-4,
-                          batch_size=256, mlp_epochs=s.mlp_epochs,
-                          seed=seed, **common) for seed in seeds]
+                          batch_size=256, mlp_epochs=s.mlp_epochs, seed=seed, **common) for seed in seeds}
     resnet = dict(common, width=s.width, lr_step=s.lr_step, batch_size=s.batch_size, epochs=s.epochs)
+    if experiment == "fig6":
+        return {("mnist", "ce", name, seed):
+                RunConfig(dataset="mnist", n_per_class=s.fig6_per_class, loss="ce", blur=blur,
+                          wd_features=WD_PRESETS["baseline"][0] * s.wd_scale, wd_classifier=wd_w, seed=seed, **resnet)
+                for seed in seeds for name, (blur, wd_w) in _fig6_settings(s.wd_scale).items()}
     data = {"fig3": [("cifar10", s.cifar_per_class)], "fig4": [("mnist", s.mnist3k_per_class)],
             "fig5": [("mnist", s.mnist5k_per_class)],
             "table1": [("cifar10", s.cifar_per_class), ("mnist", s.mnist3k_per_class)]}
-    if experiment == "fig6":
-        settings = [((), 5e-4), ((4, 9), 5e-4), ((4, 9), 5e-5), ((4, 9), 0.0)]
-        return [RunConfig(dataset="mnist", n_per_class=s.mnist3k_per_class, loss="ce", blur=blur,
-                          wd_features=5e-4, wd_classifier=wd_w, seed=seed, **resnet)
-                for seed in seeds for blur, wd_w in settings]
-    if experiment == "table1":
-        resnet["epochs"] = s.table1_epochs
-    return [RunConfig(dataset=name, n_per_class=n, loss=loss, wd_features=wd_h, wd_classifier=wd_w,
-                      seed=seed, **resnet)
+    return {(name, loss, preset, seed):
+            RunConfig(dataset=name, n_per_class=n, loss=loss, wd_features=wd_h * s.wd_scale,
+                      wd_classifier=wd_w * s.wd_scale, seed=seed, **resnet)
             for name, n in data[experiment] for loss in ("mse", "ce")
-            for wd_h, wd_w in WD_PRESETS.values() for seed in seeds]
+            for preset, (wd_h, wd_w) in WD_PRESETS.items() for seed in seeds}
+
+
+def results_dir(profile: str | None = None) -> Path:
+    """Folder of the result files of ``profile`` (default: the active one): ``<results>/<profile>``
+    (:func:`nclib._io.results_root`)."""
+    return results_root() / (profile or profiles.current())
+
+
+_DESCRIBED = ("dataset", "n_per_class", "test_per_class", "model", "width", "loss", "epochs", "batch_size", "lr",
+              "lr_step", "wd_features", "wd_classifier", "mlp_epochs", "seed")
+
+
+def describe(experiment: str, profile: str | None = None) -> str:
+    """A table of the settings of ``experiment``'s runs at ``profile`` (default: the active one)
+    beside the paper's, marking each field that differs; weight decays are those of the
+    baseline (first) run."""
+    mine, paper = grid(experiment, profile), grid(experiment, "paper")
+    rows = [("setting", f"{profile or profiles.current()}", "paper", "")]
+    first = next(iter(mine.values()))
+    for field in _DESCRIBED:
+        if field == ("lr_step" if first.model == "mlp" else "mlp_epochs"):
+            continue
+        a = sorted({str(getattr(c, field)) for c in mine.values()}, key=len)
+        b = sorted({str(getattr(c, field)) for c in paper.values()}, key=len)
+        if field.startswith("wd_"):
+            a, b = [str(getattr(first, field))], [str(getattr(next(iter(paper.values())), field))]
+        a, b = ([x.replace("None", "all") for x in v] for v in (a, b))
+        rows.append((field, ", ".join(a), ", ".join(b), "" if a == b or field == "seed" else "<- differs"))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip() for r in rows)
+
+
+def run(experiment: str, profile: str | None = None, seeds=None, *, workers: int | None = None,
+        progress: bool = True) -> dict[tuple, dict]:
+    """Run (or read back, or resume) every run of ``experiment`` into :func:`results_dir` and return
+    ``{key: result}`` in :func:`grid`'s order. ``workers``: concurrent runs (default: one per CPU
+    core up to 4 on CPU, one per GPU with CUDA)."""
+    profile = profile or profiles.current()
+    out = results_dir(profile)
+    pending = [c for c in grid(experiment, profile, seeds).values() if not (out / f"{run_name(c)}.json").is_file()]
+    if pending:
+        import torch
+
+        if workers is None:
+            workers = 1 if torch.cuda.is_available() else max(1, min(4, os.cpu_count() or 1, len(pending)))
+        device = None if torch.cuda.is_available() else "cpu"
+        run_sweep(pending, out, device=device, runs_per_device=workers, progress=progress)
+    return stored(experiment, profile, seeds)
+
+
+def stored(experiment: str, profile: str, seeds=None) -> dict[tuple, dict]:
+    """The finished runs of ``experiment`` at ``profile`` found in :func:`results_dir` (e.g. the
+    committed paper-profile results), ``{key: result}``; runs without a result file are left out."""
+    out = {}
+    for key, config in grid(experiment, profile, seeds).items():
+        path = results_dir(profile) / f"{run_name(config)}.json"
+        if path.is_file():
+            out[key] = json.loads(path.read_text())
+    return out
 
 
 def _run_one(config: RunConfig, out_dir: str, device: str | None = None, progress: bool = False) -> str:
@@ -87,13 +161,31 @@ def _run_one(config: RunConfig, out_dir: str, device: str | None = None, progres
 _WORKER_DEVICE = None
 
 
-def _pin_worker(devices) -> None:
+def _pin_worker(devices, threads: int) -> None:
     global _WORKER_DEVICE
     _WORKER_DEVICE = devices.get()
+    if _WORKER_DEVICE == "cpu":
+        import torch
+
+        torch.set_num_threads(threads)  # share the cores instead of oversubscribing them
 
 
 def _run_pinned(config: RunConfig, out_dir: str) -> str:
     return _run_one(config, out_dir, _WORKER_DEVICE)
+
+
+def full_scale(experiment: str) -> tuple[dict, str]:
+    """``(runs, status)``: the stored paper-profile runs of ``experiment`` (:func:`stored`), or {}
+    unless every run of its grid is there, and one line that says which."""
+    runs, total = stored(experiment, "paper"), len(grid(experiment, "paper"))
+    if len(runs) == total:
+        first = next(iter(runs.values()))["provenance"]
+        hours = sum(r["wall_time_s"] for r in runs.values()) / 3600
+        return runs, (f"Full-scale (paper-profile) runs of {experiment}: {total} stored, from {first['device']}, "
+                      f"commit {first['git commit']}, {hours:.2f} device-hours in all.")
+    return {}, (f"Full-scale (paper-profile) results of {experiment}: pending. {len(runs)} of {total} runs of "
+                f"`python -m nclib.experiments run {experiment} --profile paper` are stored in results/paper/; "
+                "only the live runs are shown.")
 
 
 def run_sweep(configs, out_dir, *, executor: str = "serial", device: str | None = None,
@@ -117,8 +209,9 @@ def run_sweep(configs, out_dir, *, executor: str = "serial", device: str | None 
         devices = ctx.Queue()
         for i in range(workers):
             devices.put(f"cuda:{i % n_gpu}" if n_gpu else (device or "cpu"))
+        threads = max(1, (os.cpu_count() or 1) // workers)
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pin_worker,
-                                                    initargs=(devices,)) as pool:
+                                                    initargs=(devices, threads)) as pool:
             futures = [pool.submit(_run_pinned, c, out_dir) for c in configs]
             for _ in tqdm(concurrent.futures.as_completed(futures), total=len(futures), desc="runs",
                           disable=not progress):
@@ -153,7 +246,7 @@ def main(argv=None) -> None:
     run.add_argument("--profile", choices=profiles.PROFILES, default=None,
                      help=f"sizes (default: ${profiles.ENV_VAR} or {profiles.DEFAULT_PROFILE})")
     run.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the profile's)")
-    run.add_argument("--out", default=None, help="result folder (default: results/<profile>)")
+    run.add_argument("--out", default=None, help="result folder (default: results/<profile> of the checkout)")
     run.add_argument("--executor", choices=("serial", "local", "slurm"), default="serial")
     run.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     run.add_argument("--runs-per-device", type=int, default=1, help="concurrent runs per GPU (serial executor)")
@@ -164,10 +257,10 @@ def main(argv=None) -> None:
     profile = args.profile or profiles.current()
     if args.profile:
         os.environ[profiles.ENV_VAR] = args.profile  # recorded in each result's provenance
-    configs = grid(args.experiment, profile, args.seeds)
+    configs = list(grid(args.experiment, profile, args.seeds).values())
     if args.no_fast:
         configs = [RunConfig.from_dict({**c.__dict__, "fast": False}) for c in configs]
-    out = args.out or os.path.join("results", profile)
+    out = args.out or results_dir(profile)
     slurm = {"timeout_min": args.timeout_min}
     if args.slurm_partition:
         slurm["slurm_partition"] = args.slurm_partition

@@ -80,3 +80,44 @@ def figure_data(name: str, **columns) -> None:
     from IPython.display import HTML, display
 
     display(HTML(figure_data_link(name, **columns)))
+
+
+METRIC_LABELS = {"nc1": "$NC_1$", "nc1_tilde": r"$\widetilde{NC}_1$", "nc2": "$NC_2$", "nc3": "$NC_3$",
+                 "train_error": "training error"}
+"""Axis label of each per-epoch key of a training result."""
+
+
+def curve_panels(panels, runs_by_panel, *, styles=None, title_prefix: str = "") -> tuple:
+    """A grid of per-epoch curves of training runs (Figs. 3-6), one axis per panel.
+
+    ``panels``: rows of ``(key, features, title)`` (e.g. ``("nc1", "penultimate", "MSE")``);
+    ``runs_by_panel``: the same rows of ``{label: result}`` (the curves of that panel);
+    ``styles``: label -> dict of matplotlib line keywords. Returns ``(fig, columns)``: the figure
+    and the plotted data as columns for :func:`figure_data` (``epoch`` and one column per curve).
+    """
+    import matplotlib.pyplot as plt
+
+    from nclib.analysis import curve
+
+    rows, cols = len(panels), len(panels[0])
+    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.2 * rows), squeeze=False)
+    columns = {}
+    for i, (panel_row, runs_row) in enumerate(zip(panels, runs_by_panel)):
+        for j, ((key, features, title), runs) in enumerate(zip(panel_row, runs_row)):
+            ax = axes[i, j]
+            for label, result in runs.items():
+                y = curve(result, key, features)
+                x = np.arange(1, len(y) + 1)
+                ax.semilogy(x, y, label=label, **(styles or {}).get(label, {}))
+                columns.setdefault("epoch", x)
+                columns[f"{title_prefix}{title} {key} {features} {label}".replace(" ", "_")] = y
+            ax.set(xlabel="epoch", ylabel=METRIC_LABELS.get(key, key), title=title)
+    axes[0, -1].legend(fontsize="small")
+    fig.tight_layout()
+    return fig, columns
+
+
+PRESET_STYLES = {"baseline": dict(color="black", lw=2.0), "wd2_W": dict(color="C0"),
+                 "wd2_H": dict(color="C3"), "wd0_W": dict(color="C0", ls="--"), "wd0_H": dict(color="C3", ls="--")}
+"""Line style of each WD preset (:data:`nclib.train.WD_PRESETS`): last-layer changes blue,
+feature changes red, zeroing dashed."""

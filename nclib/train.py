@@ -25,8 +25,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +34,7 @@ from tqdm.auto import tqdm
 
 from nclib import data as ncdata
 from nclib._checks import check_int, check_real
+from nclib._io import atomic_write
 from nclib.metrics import NCAccumulator
 from nclib.models import LayerwiseMLP, resnet18
 
@@ -224,21 +223,6 @@ def evaluate(model, batches, loss: str, num_classes: int, *, nc: bool = True,
     return out
 
 
-def _atomic_write(path: Path, write) -> None:
-    """``write(file_object)`` into a temporary file beside ``path``, then ``os.replace`` it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 @contextlib.contextmanager
 def _backend_flags(device: torch.device):
     """CPU: deterministic algorithms (exact resume); CUDA: cuDNN autotuning (fixed batch shapes)."""
@@ -397,7 +381,7 @@ def train(config: RunConfig, out_dir, *, device=None, on_epoch_end=None, progres
             if (unit + 1) % config.checkpoint_every == 0 and unit + 1 < config.epochs:
                 state = {"units_done": unit + 1, "state": session.state(), "rng": _rng_state(),
                          "history": json.dumps(history), "elapsed": elapsed}
-                _atomic_write(ckpt_path, lambda f: torch.save(state, f))
+                atomic_write(ckpt_path, lambda f: torch.save(state, f))
             if on_epoch_end is not None:
                 on_epoch_end(unit, record)
     result = {"name": name, "config": config_dict, "dataset": ncdata.display_name(config.dataset),
@@ -405,7 +389,7 @@ def train(config: RunConfig, out_dir, *, device=None, on_epoch_end=None, progres
               "data": {"n_train": int(y_train.shape[0]), "n_test": int(y_test.shape[0]),
                        "train_subset_sha1": train_digest, "test_subset_sha1": test_digest},
               "provenance": provenance(device_used=str(device))}
-    _atomic_write(result_path, lambda f: f.write(json.dumps(result, indent=1).encode()))
+    atomic_write(result_path, lambda f: f.write(json.dumps(result, indent=1).encode()))
     with contextlib.suppress(FileNotFoundError):
         ckpt_path.unlink()
     return result

@@ -10,8 +10,9 @@ import html
 import inspect
 import re
 
-from conftest import KERNEL_NOTICE, toc_docnames
+from conftest import KERNEL_NOTICE, ROOT, toc_docnames
 
+ROOT_BOOK = ROOT / "book"
 COLAB = "https://colab.research.google.com/github/nc-perturbation/executable-paper/blob/main/"
 
 
@@ -71,3 +72,18 @@ def test_intro_has_rendered_bibliography(site):
                and "Niles-Weed" in e for e in entries), "no bibliography entry for the paper"
     # The in-text citation is author-year.
     assert re.search(r"Tirer\s+<em>et al\.</em>|Tirer\s+et al\.", page)
+
+
+def test_claims_ledger_lists_every_chapter_with_links_to_its_cells(site):
+    """Each chapter that keeps a Ledger has its claims on the ledger page, each linked to a
+    section label of that chapter, with a verdict at the smoke profile."""
+    page = _page(site, "book/10_claims_ledger")
+    links = re.findall(r'<a href="([0-9][\w]*)\.html#([a-z0-9-]+)">', page)
+    assert links, "the ledger page has no linked claims"
+    chapters = sorted({p.stem for p in ROOT_BOOK.glob("[0-9]*.md") if "Ledger(" in p.read_text(encoding="utf-8")})
+    assert sorted({stem for stem, _ in links}) == chapters
+    for stem, anchor in set(links):
+        assert f"({anchor})=" in (ROOT_BOOK / f"{stem}.md").read_text(encoding="utf-8"), (
+            f"the ledger links {stem}#{anchor}, which is not a label of {stem}.md")
+    smoke_cells = re.findall(r"<tr><td>\d+</td><td><a [^>]*>.*?</a></td><td[^>]*>(.*?)</td>", page, flags=re.S)
+    assert smoke_cells and not any("not run" in c for c in smoke_cells), "a chapter left no smoke verdict"

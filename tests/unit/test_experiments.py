@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import offline_files
-from nclib import data, experiments
+from nclib import data, experiments, profiles
 from nclib.train import WD_PRESETS, RunConfig, run_name
 
 
@@ -27,23 +27,47 @@ def offline(tmp_path, monkeypatch):
 def test_paper_grids_follow_section_5_and_appendix_e():
     fig3 = experiments.grid("fig3", "paper")
     assert len(fig3) == 2 * 5
-    assert {(c.loss, c.wd_features, c.wd_classifier) for c in fig3} == {
+    assert {(c.loss, c.wd_features, c.wd_classifier) for c in fig3.values()} == {
         (loss, h, w) for loss in ("mse", "ce") for h, w in WD_PRESETS.values()}
-    for c in fig3:  # App. E.2 baseline schedule on the whole CIFAR-10 training set
+    for (dataset, loss, preset, seed), c in fig3.items():  # keys name what the config holds
+        assert (dataset, loss, (c.wd_features, c.wd_classifier), seed) == \
+            (c.dataset, c.loss, WD_PRESETS[preset], c.seed)
+    for c in fig3.values():  # App. E.2 baseline schedule on the whole CIFAR-10 training set
         assert (c.dataset, c.n_per_class, c.width, c.lr, c.lr_step, c.lr_gamma, c.momentum, c.batch_size) == \
             ("cifar10", None, 64, 0.05, 40, 0.1, 0.9, 256)
-    assert {c.n_per_class for c in experiments.grid("fig4", "paper")} == {3000}
-    assert {c.n_per_class for c in experiments.grid("fig5", "paper")} == {5000}
+    assert {c.n_per_class for c in experiments.grid("fig4", "paper").values()} == {3000}
+    assert {c.n_per_class for c in experiments.grid("fig5", "paper").values()} == {5000}
     table1 = experiments.grid("table1", "paper")
-    assert len(table1) == 2 * 2 * 5 * 3 and {c.epochs for c in table1} == {100}
-    assert {(c.dataset, c.n_per_class) for c in table1} == {("cifar10", None), ("mnist", 3000)}
+    assert len(table1) == 2 * 2 * 5 * 3
+    assert {(c.dataset, c.n_per_class) for c in table1.values()} == {("cifar10", None), ("mnist", 3000)}
+    # Table 1 is read out of the runs of Fig. 3 and Fig. 4: seed 0 is the same run (same file)
+    shared = {k: c for k, c in table1.items() if k[3] == 0}
+    assert shared == {**experiments.grid("fig3", "paper"), **experiments.grid("fig4", "paper")}
+    assert profiles.settings("experiments", "paper").table1_epoch == 100
     fig6 = experiments.grid("fig6", "paper")
-    assert [(c.blur, c.wd_classifier) for c in fig6] == [((), 5e-4), ((4, 9), 5e-4), ((4, 9), 5e-5), ((4, 9), 0.0)]
-    (mlp,) = experiments.grid("fig2", "paper")
+    assert [(c.blur, c.wd_features, c.wd_classifier) for c in fig6.values()] == [
+        ((), 5e-4, 5e-4), ((4, 9), 5e-4, 5e-4), ((4, 9), 5e-4, 5e-5), ((4, 9), 5e-4, 0.0)]
+    assert fig6[("mnist", "ce", "baseline", 0)] == experiments.grid("fig4", "paper")[("mnist", "ce", "baseline", 0)]
+    (mlp,) = experiments.grid("fig2", "paper").values()
     assert (mlp.model, mlp.width, mlp.epochs, mlp.mlp_epochs, mlp.lr, mlp.batch_size, mlp.loss) == \
         ("mlp", 3072, 10, 3, 1e-4, 256, "ce")
-    assert len({run_name(c) for c in table1}) == len(table1)  # one result file per run
-    assert [c.seed for c in experiments.grid("fig3", "smoke", seeds=[4, 5])][:2] == [4, 5]
+    assert len({run_name(c) for c in table1.values()}) == len(table1)  # one result file per run
+    assert [c.seed for c in experiments.grid("fig3", "smoke", seeds=[4, 5]).values()][:2] == [4, 5]
+
+
+def test_reduced_profiles_scale_every_weight_decay_alike():
+    for profile in ("smoke", "small"):
+        scale = profiles.settings("experiments", profile).wd_scale
+        for key, c in experiments.grid("fig3", profile).items():
+            wd_h, wd_w = WD_PRESETS[key[2]]
+            assert (c.wd_features, c.wd_classifier) == pytest.approx((wd_h * scale, wd_w * scale), rel=1e-15)
+
+
+def test_describe_marks_what_differs_from_the_paper():
+    text = experiments.describe("fig3", "small")
+    rows = {line.split()[0]: line for line in text.splitlines()[1:]}
+    assert rows["width"].endswith("<- differs") and rows["lr"].split()[1:] == ["0.05", "0.05"]
+    assert "<- differs" not in experiments.describe("fig3", "paper")
 
 
 def test_unknown_experiment_is_an_error():
@@ -74,3 +98,26 @@ def test_submitit_local_executor_runs_a_two_run_sweep(offline):
     assert names == [run_name(c) for c in configs]
     for c in configs:
         assert json.loads((offline / f"{run_name(c)}.json").read_text())["seed"] == c.seed
+
+
+def test_run_returns_results_by_key_and_stored_reads_them_back(offline, monkeypatch):
+    monkeypatch.setenv("NCLIB_RESULTS", str(offline))
+    runs = experiments.run("fig2", "smoke", progress=False)
+    assert list(runs) == list(experiments.grid("fig2", "smoke"))
+    (result,) = runs.values()
+    assert (offline / "smoke" / f"{result['name']}.json").is_file()
+    assert experiments.stored("fig2", "smoke") == runs
+    assert experiments.stored("fig2", "paper") == {}  # nothing stored: an empty dict, not an error
+
+
+def test_full_scale_reports_pending_until_every_run_is_stored(offline, monkeypatch):
+    monkeypatch.setenv("NCLIB_RESULTS", str(offline))
+    runs, status = experiments.full_scale("fig2")
+    assert runs == {} and "pending. 0 of 1 runs" in status
+    (config,) = experiments.grid("fig2", "paper").values()
+    fake = {"config": json.loads(json.dumps(config.__dict__)), "wall_time_s": 7200.0,
+            "provenance": {"device": "cuda (test GPU)", "git commit": "abc"}, "history": []}
+    (offline / "paper").mkdir(parents=True)
+    (offline / "paper" / f"{run_name(config)}.json").write_text(json.dumps(fake))
+    runs, status = experiments.full_scale("fig2")
+    assert len(runs) == 1 and "1 stored, from cuda (test GPU), commit abc, 2.00 device-hours" in status

@@ -82,3 +82,23 @@ def test_figure_data_displays_the_link(monkeypatch):
     assert len(shown) == 1
     name, rows = _decode(shown[0].data)
     assert name == "fig.csv" and rows == [["x"], ["0.5"], ["1.5"]]
+
+
+def test_curve_panels_plots_every_run_and_returns_its_data():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def run(values):
+        return {"config": {"lr_step": 1},
+                "history": [{"epoch": i + 1, "nc": {"penultimate": {"nc1": v, "nc2": v / 2}}}
+                            for i, v in enumerate(values)]}
+
+    runs = {"a": run([3.0, 2.0]), "b": run([4.0, 1.0])}
+    fig, columns = plotting.curve_panels([[("nc1", "penultimate", "top"), ("nc2", "penultimate", "top")]],
+                                         [[runs, runs]], styles={"a": {"color": "red"}})
+    assert len(fig.axes) == 2 and [len(ax.lines) for ax in fig.axes] == [2, 2]
+    assert columns["epoch"].tolist() == [1, 2] and columns["top_nc2_penultimate_b"].tolist() == [2.0, 0.5]
+    assert fig.axes[0].lines[0].get_color() == "red"
+    plt.close(fig)
