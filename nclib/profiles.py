@@ -178,12 +178,14 @@ def settings(chapter: str, profile: str | None = None) -> SimpleNamespace:
 
 
 def _git_commit() -> str:
-    """Short commit of the checkout nclib is imported from (``+dirty`` if modified), else 'unknown'."""
+    """Short commit of the checkout nclib is imported from (``+dirty`` if a tracked file outside
+    ``results/`` is modified), else 'unknown'."""
     here = Path(__file__).resolve().parent
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=here,
                              capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                                ":(top,exclude)results"], cwd=here,  # results are outputs, not code
                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown (not a git checkout)"
