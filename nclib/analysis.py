@@ -79,7 +79,7 @@ def late_epochs(result: dict) -> np.ndarray:
 
 
 def log_ratio(result: dict, reference: dict, key: str, features: str = "penultimate") -> tuple[float, float]:
-    """(mean log10(result / reference), mean |log10(result / reference)|) of ``key`` over the late
+    """``(mean log10(result / reference), mean |log10(result / reference)|)`` of ``key`` over the late
     phase: the signed shift of one curve from another and its size."""
     if len(result["history"]) != len(reference["history"]):
         raise ValueError("the two runs have different numbers of epochs")
@@ -107,7 +107,7 @@ def wd_verdicts(runs: dict, key: str, features: str = "penultimate") -> list[tup
     (:data:`nclib.train.WD_PRESETS`) -> result. Returns (claim, holds, evidence) triples:
 
     * changing the feature WD moves the curve further from the baseline than changing the last
-      layer's WD the same way (x2: wd2_H vs wd2_W; zeroing: wd0_H vs wd0_W), by mean |log10 ratio|;
+      layer's WD the same way (x2: wd2_H vs wd2_W; zeroing: wd0_H vs wd0_W), by ``mean |log10 ratio|``;
     * zeroing the feature WD raises the metric above the baseline; doubling it lowers it.
     """
     base = runs["baseline"]

@@ -82,9 +82,9 @@ def figure_data(name: str, **columns) -> None:
     display(HTML(figure_data_link(name, **columns)))
 
 
+# Axis label (matplotlib mathtext) of each per-epoch key of a training result.
 METRIC_LABELS = {"nc1": "$NC_1$", "nc1_tilde": r"$\widetilde{NC}_1$", "nc2": "$NC_2$", "nc3": "$NC_3$",
                  "train_error": "training error"}
-"""Axis label of each per-epoch key of a training result."""
 
 
 def curve_panels(panels, runs_by_panel, *, styles=None, title_prefix: str = "") -> tuple:
