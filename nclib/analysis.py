@@ -15,6 +15,9 @@ __all__ = ["select", "summary", "curve", "per_class_curve", "zero_error_epoch", 
            "log_ratio", "at_epoch", "mean_sd", "wd_verdicts", "depth_verdicts"]
 
 
+_NAMES = {"nc1": "NC1", "nc1_tilde": "NC1~", "nc2": "NC2", "nc3": "NC3"}
+
+
 def select(runs: dict, dataset: str | None = None, loss: str | None = None, seed: int | None = 0) -> dict:
     """``{setting: result}`` of the runs of :func:`nclib.experiments.run` (keyed ``(dataset, loss,
     setting, seed)``) that match ``dataset``, ``loss`` and ``seed`` (None matches any)."""
@@ -112,7 +115,7 @@ def wd_verdicts(runs: dict, key: str, features: str = "penultimate") -> list[tup
     """
     base = runs["baseline"]
     shift = {p: log_ratio(runs[p], base, key, features) for p in runs if p != "baseline"}
-    name = {"nc1": "NC1", "nc2": "NC2", "nc3": "NC3", "nc1_tilde": "NC1~"}.get(key, key)
+    name = _NAMES.get(key, key)
     out = []
     for h, w, what in (("wd2_H", "wd2_W", "doubling"), ("wd0_H", "wd0_W", "zeroing")):
         out.append((f"{name}: {what} the feature WD moves the curve further from the baseline than {what} "
@@ -132,7 +135,7 @@ def depth_verdicts(runs: dict, key: str = "nc1") -> tuple[str, bool, str]:
     for p, r in runs.items():
         mask = late_epochs(r)
         ratios[p] = float(np.mean(curve(r, key, "block3")[mask]) / np.mean(curve(r, key, "penultimate")[mask]))
-    name = {"nc1": "NC1", "nc2": "NC2"}.get(key, key)
+    name = _NAMES.get(key, key)
     return (f"{name}: intermediate features are further from collapse than the deepest, in every setting",
             all(v > 1 for v in ratios.values()),
             "intermediate / deepest: " + ", ".join(f"{p} {v:.2f}" for p, v in ratios.items()))

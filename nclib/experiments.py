@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from nclib import profiles
 from nclib._io import results_root
-from nclib.train import WD_PRESETS, RunConfig, run_name, train
+from nclib.train import WD_PRESETS, RunConfig, result_file, train
 
 __all__ = ["EXPERIMENTS", "grid", "describe", "results_dir", "run", "stored", "full_scale", "run_sweep", "main"]
 
@@ -131,7 +131,7 @@ def run(experiment: str, profile: str | None = None, seeds=None, *, workers: int
     core up to 4 on CPU, one per GPU with CUDA)."""
     profile = profile or profiles.current()
     out = results_dir(profile)
-    pending = [c for c in grid(experiment, profile, seeds).values() if not (out / f"{run_name(c)}.json").is_file()]
+    pending = [c for c in grid(experiment, profile, seeds).values() if not result_file(out, c).is_file()]
     if pending:
         import torch
 
@@ -145,12 +145,9 @@ def run(experiment: str, profile: str | None = None, seeds=None, *, workers: int
 def stored(experiment: str, profile: str, seeds=None) -> dict[tuple, dict]:
     """The finished runs of ``experiment`` at ``profile`` found in :func:`results_dir` (e.g. the
     committed paper-profile results), ``{key: result}``; runs without a result file are left out."""
-    out = {}
-    for key, config in grid(experiment, profile, seeds).items():
-        path = results_dir(profile) / f"{run_name(config)}.json"
-        if path.is_file():
-            out[key] = json.loads(path.read_text())
-    return out
+    folder = results_dir(profile)
+    paths = {key: result_file(folder, config) for key, config in grid(experiment, profile, seeds).items()}
+    return {key: json.loads(path.read_text()) for key, path in paths.items() if path.is_file()}
 
 
 def _run_one(config: RunConfig, out_dir: str, device: str | None = None, progress: bool = False) -> str:

@@ -60,6 +60,12 @@ class Ledger:
         holds = not math.isnan(measured) and measured <= tol
         return self._add(claim, holds, f"{measured:.2e} {'<=' if holds else '>'} {tol:.1e}", anchor)
 
+    def require(self, claim: str, measured: float, tol: float, anchor: str) -> None:
+        """:meth:`check`, then stop (``AssertionError``) if the claim does not hold: for checks
+        that a chapter must pass to go on."""
+        if not self.check(claim, measured, tol, anchor):
+            raise AssertionError(f"{claim}: {self.claims[-1].evidence} (measured > tolerance)")
+
     def verdict(self, claim: str, holds: bool, evidence: str, anchor: str) -> bool:
         """A yes/no finding, with the numbers it rests on in ``evidence``."""
         return self._add(claim, holds, str(evidence), anchor)

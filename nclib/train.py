@@ -38,7 +38,7 @@ from nclib._io import atomic_write
 from nclib.metrics import NCAccumulator
 from nclib.models import LayerwiseMLP, resnet18
 
-__all__ = ["WD_PRESETS", "PRESET_LABELS", "wd_preset", "param_groups", "RunConfig", "run_name",
+__all__ = ["WD_PRESETS", "PRESET_LABELS", "wd_preset", "param_groups", "RunConfig", "run_name", "result_file",
            "loss_fn", "train_epoch", "evaluate", "train"]
 
 WD_PRESETS = {
@@ -139,6 +139,11 @@ def run_name(config: RunConfig) -> str:
     blur = "-blur" + "".join(map(str, config.blur)) if config.blur else ""
     return (f"{config.model}-{config.dataset}{n}-{config.loss}-wdH{config.wd_features:g}-wdW{config.wd_classifier:g}"
             f"{blur}-seed{config.seed}-{digest}")
+
+
+def result_file(out_dir, config: RunConfig) -> Path:
+    """The JSON result file of ``config`` in ``out_dir`` (written by :func:`train`)."""
+    return Path(out_dir) / f"{run_name(config)}.json"
 
 
 def loss_fn(kind: str, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -340,7 +345,7 @@ def train(config: RunConfig, out_dir, *, device=None, on_epoch_end=None, progres
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = run_name(config)
-    result_path, ckpt_path = out / f"{name}.json", out / f"{name}.ckpt"
+    result_path, ckpt_path = result_file(out, config), out / f"{name}.ckpt"
     config_dict = json.loads(json.dumps(dataclasses.asdict(config)))
     if result_path.exists():
         result = json.loads(result_path.read_text())

@@ -56,3 +56,11 @@ def test_html_table_links_each_claim_and_marks_missing_profiles(results):
     assert html.count("<tr><td>") == 2 and "not run" in html  # ch1 has no small ledger
     assert 'class="fails"' in html and 'class="holds"' in html
     json.dumps(html)
+
+
+def test_require_records_the_claim_and_stops_when_it_fails():
+    book = ledger.Ledger("ch9", "09_x", profile="smoke")
+    book.require("fine", 1e-12, 1e-10, "ch9-a")
+    with pytest.raises(AssertionError, match=r"too big: 3.00e\+00 > 1.0e\+00"):
+        book.require("too big", 3.0, 1.0, "ch9-a")
+    assert [c.holds for c in book.claims] == [True, False]
