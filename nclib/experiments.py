@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from nclib import profiles
 from nclib._io import results_root
-from nclib.train import WD_PRESETS, RunConfig, result_file, train
+from nclib.train import WD_PRESETS, RunConfig, RunInProgress, result_file, train
 
 __all__ = ["EXPERIMENTS", "grid", "describe", "results_dir", "run", "stored", "full_scale", "run_sweep", "main"]
 
@@ -78,7 +78,8 @@ def grid(experiment: str, profile: str | None = None, seeds=None) -> dict[tuple,
                 RunConfig(dataset="cifar10", model="mlp", loss="ce", wd_features=0.0, wd_classifier=0.0,
                           n_per_class=s.mlp_per_class, width=s.mlp_width, epochs=s.mlp_layers, lr=1e-4,
                           batch_size=256, mlp_epochs=s.mlp_epochs, seed=seed, **common) for seed in seeds}
-    resnet = dict(common, width=s.width, lr_step=s.lr_step, batch_size=s.batch_size, epochs=s.epochs)
+    resnet = dict(common, width=s.width, lr_step=s.lr_step, batch_size=s.batch_size, epochs=s.epochs,
+                  bf16=s.bf16, channels_last=True)
     if experiment == "fig6":
         return {("mnist", "ce", name, seed):
                 RunConfig(dataset="mnist", n_per_class=s.fig6_per_class, loss="ce", blur=blur,
@@ -150,9 +151,14 @@ def stored(experiment: str, profile: str, seeds=None) -> dict[tuple, dict]:
     return {key: json.loads(path.read_text()) for key, path in paths.items() if path.is_file()}
 
 
-def _run_one(config: RunConfig, out_dir: str, device: str | None = None, progress: bool = False) -> str:
-    """Train one run (top level, so that worker processes and submitit can pickle it)."""
-    return train(config, out_dir, device=device, progress=progress)["name"]
+def _run_one(config: RunConfig, out_dir: str, device: str | None = None, progress: bool = False) -> str | None:
+    """Train one run (top level, so that worker processes and submitit can pickle it); None if
+    another process is computing it (:class:`nclib.train.RunInProgress`)."""
+    try:
+        return train(config, out_dir, device=device, progress=progress)["name"]
+    except RunInProgress as exc:
+        print(f"skipped: {exc}", flush=True)
+        return None
 
 
 _WORKER_DEVICE = None

@@ -12,7 +12,7 @@ from torchvision.models import resnet as tv_resnet
 
 from nclib._checks import check_int
 
-__all__ = ["ResNet18", "resnet18", "LayerwiseMLP"]
+__all__ = ["ResNet18", "resnet18", "LayerwiseMLP", "MLPHead"]
 
 
 class ResNet18(tv_resnet.ResNet):
@@ -54,10 +54,12 @@ def resnet18(num_classes: int = 10, in_channels: int = 3, fc_bias: bool = True, 
     """ResNet18 (He et al., 2016) for 32 x 32 and 28 x 28 images, as in App. E.2.
 
     Built from ``torchvision.models.resnet`` (its blocks, stages and initialisation: Kaiming-normal
-    convolutions, unit BatchNorm) with the stem used for CIFAR-sized inputs in the NC literature
-    (Zhu et al., 2021): a 3 x 3 stride-1 first convolution (PyTorch's default initialisation) and
-    no max-pool, since ImageNet's 7 x 7 stride-2 conv + max-pool would shrink a 32 x 32 image to
-    8 x 8 before the first block. Stage resolutions: 32/16/8/4 (28/14/7/4 for MNIST).
+    convolutions, unit BatchNorm) with a small-image stem: a 3 x 3 stride-1 first convolution
+    (PyTorch's default initialisation) and no max-pool, as in the CIFAR ResNets of the notebooks
+    that accompany Papyan et al. (2020). (Zhu et al. (2021)'s code keeps torchvision's 7 x 7
+    stride-2 stem and max-pool unless asked otherwise; on a 32 x 32 image that leaves 8 x 8 before
+    the first block.) The paper does not say which stem it used. Stage resolutions: 32/16/8/4
+    (28/14/7/4 for MNIST).
 
     ``width`` is the number of channels of the stem and first stage (64 in ResNet18); the stages
     have width, 2, 4, 8 x width channels, so the deepest features have d = 8 width (512) and the
@@ -114,6 +116,21 @@ class LayerwiseMLP(nn.Module):
             layer.eval()
         return self
 
+    @torch.no_grad()
+    def frozen_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, fan-in of the newest layer): the output of the frozen layers (the flattened input if
+        there are none). They are fixed functions (no gradients, BatchNorm in eval mode), so one
+        pass over the training set per outer iteration serves all of its epochs."""
+        h = torch.flatten(x, 1)
+        for layer in self.hidden[:-1]:
+            h = layer.eval()(h)
+        return h
+
+    def head(self) -> "MLPHead":
+        """The trainable part, the newest hidden layer and ``fc`` (shared, not copied), as a module
+        that maps :meth:`frozen_features` to logits."""
+        return MLPHead(self.hidden[-1], self.fc)
+
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"penultimate": (N, width)}``: the deepest hidden layer's output."""
         h = torch.flatten(x, 1)
@@ -123,3 +140,15 @@ class LayerwiseMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.features(x)["penultimate"])
+
+
+class MLPHead(nn.Module):
+    """The newest hidden layer of a :class:`LayerwiseMLP` followed by its ``fc`` (the modules are
+    shared with the MLP): what one outer iteration of App. E.1 trains."""
+
+    def __init__(self, layer: nn.Module, fc: nn.Linear):
+        super().__init__()
+        self.layer, self.fc = layer, fc
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.layer(h))

@@ -38,8 +38,9 @@ from nclib._io import atomic_write
 from nclib.metrics import NCAccumulator
 from nclib.models import LayerwiseMLP, resnet18
 
-__all__ = ["WD_PRESETS", "PRESET_LABELS", "wd_preset", "param_groups", "RunConfig", "run_name", "result_file",
-           "loss_fn", "train_epoch", "evaluate", "train"]
+__all__ = ["WD_PRESETS", "PRESET_LABELS", "wd_preset", "param_groups", "RunConfig", "LAYOUT_FIELDS", "result_fields",
+           "run_name", "result_file", "read_result", "loss_fn", "train_epoch", "evaluate", "train", "RunInProgress",
+           "run_lock"]
 
 WD_PRESETS = {
     "baseline": (5e-4, 5e-4),
@@ -105,9 +106,13 @@ class RunConfig:
     """Seeds the initialisation and the batch order."""
     data_seed: int = 0
     """Seeds the training and test subsets."""
+    bf16: bool = False
+    """bfloat16 autocast in the training steps (the eval pass is float32 whatever this is)."""
     checkpoint_every: int = 5
-    fast: bool = True
-    """On CUDA: channels-last memory and bfloat16 autocast in the training steps."""
+    channels_last: bool = False
+    """Channels-last memory format for ResNet18 (a layout: it changes rounding, not the model). On
+    CPU it needs ``width`` a multiple of 8: torch's channels-last CPU convolutions corrupt memory
+    for other channel counts (measured with widths 2, 4 and 6)."""
 
     def __post_init__(self):
         ncdata._check_name(self.dataset)
@@ -132,9 +137,19 @@ class RunConfig:
         return cls(**{**d, "blur": tuple(d.get("blur", ()))})
 
 
+LAYOUT_FIELDS = ("checkpoint_every", "channels_last")
+"""Fields of :class:`RunConfig` that say how a run is computed, not what it computes: they do not
+enter its name, so a run is found whatever they were when it was made."""
+
+
+def result_fields(config: RunConfig) -> dict:
+    """The fields of ``config`` that determine its result (all but :data:`LAYOUT_FIELDS`), as JSON."""
+    return {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(config))).items() if k not in LAYOUT_FIELDS}
+
+
 def run_name(config: RunConfig) -> str:
-    """File stem of a run: readable fields plus a hash of the whole config."""
-    digest = hashlib.sha1(json.dumps(dataclasses.asdict(config), sort_keys=True).encode()).hexdigest()[:8]
+    """File stem of a run: readable fields plus a hash of :func:`result_fields`."""
+    digest = hashlib.sha1(json.dumps(result_fields(config), sort_keys=True).encode()).hexdigest()[:8]
     n = "all" if config.n_per_class is None else config.n_per_class
     blur = "-blur" + "".join(map(str, config.blur)) if config.blur else ""
     return (f"{config.model}-{config.dataset}{n}-{config.loss}-wdH{config.wd_features:g}-wdW{config.wd_classifier:g}"
@@ -144,6 +159,11 @@ def run_name(config: RunConfig) -> str:
 def result_file(out_dir, config: RunConfig) -> Path:
     """The JSON result file of ``config`` in ``out_dir`` (written by :func:`train`)."""
     return Path(out_dir) / f"{run_name(config)}.json"
+
+
+EVAL_BATCH = {"cpu": 256, "cuda": 1024}
+"""Batch size of the eval passes per device type: per image, a CPU is no faster at 1024 than at
+256 (``benchmarks/bench_cpu.py``) and needs four times less memory."""
 
 
 def loss_fn(kind: str, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -261,8 +281,9 @@ class _Session:
 
     def __init__(self, config: RunConfig, in_shape: tuple, num_classes: int, device, units_done: int = 0):
         self.config, self.device = config, device
-        fast = config.fast and device.type == "cuda"
-        self.amp, self.channels_last = fast, fast and config.model == "resnet18"
+        self.amp, self.channels_last = config.bf16, config.channels_last and config.model == "resnet18"
+        if self.channels_last and device.type == "cpu" and config.width % 8:
+            raise ValueError(f"channels_last=True on CPU needs width a multiple of 8, got width={config.width}")
         torch.manual_seed(config.seed)
         if config.model == "resnet18":
             self.model = resnet18(num_classes, in_shape[0], config.loss == "ce", config.width)
@@ -289,11 +310,15 @@ class _Session:
             return {"lr": lr, "train_loss": loss, "train_acc": acc}
         if unit > 0:
             self.model.grow()
-        groups = [dict(g, params=[p for p in g["params"] if p.requires_grad])
-                  for g in param_groups(self.model, cfg.wd_features, cfg.wd_classifier)]
-        optimizer = torch.optim.Adam(groups, lr=cfg.lr)
+        # The frozen layers' outputs, computed once for the outer iteration; the same batches as
+        # a pass through the whole MLP (same order, same values).
+        frozen = torch.cat([self.model.frozen_features(x) for x in loader.images.split(1024)])
+        batches = ncdata.DeviceLoader(frozen, loader.labels, loader.batch_size, seed=loader.seed)
+        head = self.model.head()
+        optimizer = torch.optim.Adam(param_groups(head, cfg.wd_features, cfg.wd_classifier), lr=cfg.lr)
         for e in range(cfg.mlp_epochs):
-            loss, acc = train_epoch(self.model, optimizer, loader.epoch(unit * cfg.mlp_epochs + e), cfg.loss, **kw)
+            loss, acc = train_epoch(head, optimizer, batches.epoch(unit * cfg.mlp_epochs + e), cfg.loss, **kw)
+        del frozen, batches
         return {"lr": cfg.lr, "depth": self.model.depth, "train_loss": loss, "train_acc": acc}
 
     def state(self) -> dict:
@@ -330,7 +355,10 @@ def train(config: RunConfig, out_dir, *, device=None, on_epoch_end=None, progres
     (``<run_name>.ckpt``, written every ``config.checkpoint_every`` units and deleted at the end)
     resumes from it. ``on_epoch_end(unit, record)`` is called after each unit (and its checkpoint);
     an exception it raises stops the run as a kill would. On CPU the run is deterministic
-    (``torch.use_deterministic_algorithms``), so a resumed run gives the same metrics.
+    (``torch.use_deterministic_algorithms``), so a resumed run gives the same metrics. A damaged
+    result or checkpoint file is set aside and recomputed (:func:`read_result`). While a process
+    computes a run it holds ``<run_name>.lock`` (:func:`run_lock`); a second process asked for the
+    same run raises :class:`RunInProgress` instead of computing it twice.
 
     Result keys: ``name``, ``config``, ``dataset`` (display name), ``seed``, ``history`` (one record
     per epoch / outer iteration: lr, train_loss, train_acc during the epoch; train_eval_loss,
@@ -338,8 +366,6 @@ def train(config: RunConfig, out_dir, *, device=None, on_epoch_end=None, progres
     nc1_per_class, tr_sw, tr_sb), ``wall_time_s``, ``data`` (sizes and subset hashes),
     ``provenance`` (:func:`nclib.profiles.provenance`: device, torch, git commit, ...).
     """
-    from nclib.profiles import provenance
-
     if not isinstance(config, RunConfig):
         raise TypeError(f"config must be a RunConfig, got {type(config).__name__}")
     out = Path(out_dir)
@@ -347,19 +373,97 @@ def train(config: RunConfig, out_dir, *, device=None, on_epoch_end=None, progres
     name = run_name(config)
     result_path, ckpt_path = result_file(out, config), out / f"{name}.ckpt"
     config_dict = json.loads(json.dumps(dataclasses.asdict(config)))
-    if result_path.exists():
-        result = json.loads(result_path.read_text())
-        if result.get("config") != config_dict:
-            raise ValueError(f"{result_path} holds a different configuration; move it away to rerun")
+    result = read_result(result_path, config)
+    if result is not None:
         return result
+    with run_lock(out / f"{name}.lock") as mine:
+        if not mine:
+            raise RunInProgress(f"{name} is being computed by another process (lock {name}.lock held)")
+        result = read_result(result_path, config)  # finished while we waited for the lock
+        if result is not None:
+            return result
+        return _train(config, config_dict, name, result_path, ckpt_path, device, on_epoch_end, progress)
+
+
+class RunInProgress(RuntimeError):
+    """Another process holds the run's lock: it is computing that run now."""
+
+
+@contextlib.contextmanager
+def run_lock(path):
+    """Yield True if this process got the exclusive lock on ``path`` (``fcntl.flock``; released on
+    exit, and by the kernel if the process dies), False if another process holds it."""
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _set_aside(path: Path, why: str) -> None:
+    """Rename a damaged file to ``<name>.corrupt`` (kept for inspection) and warn."""
+    import warnings
+
+    path.replace(path.with_name(path.name + ".corrupt"))
+    warnings.warn(f"{path.name} is damaged ({why}); set aside as {path.name}.corrupt and recomputed", stacklevel=3)
+
+
+def read_result(path, config: RunConfig | None = None) -> dict | None:
+    """The finished result in ``path``, or None if there is none. A truncated or otherwise unreadable
+    file (or one without a complete history) is set aside as ``<name>.corrupt`` with a warning, and
+    None is returned, so the run is recomputed. ``config`` given: the file must hold a run with the
+    same :func:`result_fields`, else ``ValueError``."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        result = json.loads(path.read_text())
+        complete = len(result["history"]) == result["config"]["epochs"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        _set_aside(path, f"{type(exc).__name__}: {exc}")
+        return None
+    if not complete:
+        _set_aside(path, f"{len(result['history'])} of {result['config']['epochs']} epochs")
+        return None
+    if config is not None:
+        stored = {k: v for k, v in result["config"].items() if k not in LAYOUT_FIELDS}
+        if stored != result_fields(config):
+            raise ValueError(f"{path} holds a different configuration; move it away to rerun")
+    return result
+
+
+def _read_checkpoint(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt["units_done"], ckpt["state"], ckpt["rng"], ckpt["history"]  # noqa: B018 -- all present
+        return ckpt
+    except Exception as exc:  # noqa: BLE001 -- torch.load raises many types on a damaged file
+        _set_aside(path, f"{type(exc).__name__}: {exc}")
+        return None
+
+
+def _train(config, config_dict, name, result_path, ckpt_path, device, on_epoch_end, progress) -> dict:
+    from nclib.profiles import provenance
+
     device = torch.device(device) if device is not None else _default_device()
     K = ncdata.DATASETS[config.dataset].num_classes
     with _backend_flags(device):
         x_train, y_train, train_digest = _load_split(config, True, device)
         x_test, y_test, test_digest = _load_split(config, False, device)
         loader = ncdata.DeviceLoader(x_train, y_train, config.batch_size, seed=config.seed)
-        eval_bs = max(config.batch_size, 1024)
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True) if ckpt_path.exists() else None
+        eval_bs = EVAL_BATCH.get(device.type, 1024)
+        ckpt = _read_checkpoint(ckpt_path)
         done = ckpt["units_done"] if ckpt else 0
         session = _Session(config, tuple(x_train.shape[1:]), K, device, done)
         history, elapsed = [], 0.0
