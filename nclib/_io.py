@@ -17,6 +17,7 @@ def atomic_write(path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make results unreadable to others
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -28,6 +29,12 @@ def atomic_write(path, write) -> None:
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically (:func:`atomic_write`)."""
     atomic_write(path, lambda f: f.write(text.encode()))
@@ -35,8 +42,9 @@ def atomic_write_text(path, text: str) -> None:
 
 def results_root() -> Path:
     """Where results are kept: ``$NCLIB_RESULTS`` if set; else ``results/`` of the book's checkout
-    when nclib is imported from one (so every chapter finds the same files whatever its working
-    folder); else ``./results``."""
+    when nclib is imported from one, as from a clone installed in place (``pip install -e``: the
+    chapters' first cell makes one in Colab), so every chapter finds the repository's stored
+    results whatever its working folder; else ``./results``."""
     if os.environ.get(RESULTS_ENV):
         return Path(os.environ[RESULTS_ENV])
     checkout = Path(__file__).resolve().parents[1]

@@ -149,23 +149,18 @@ class NCAccumulator:
         n_b = torch.bincount(y, minlength=K).to(torch.float64)
         present = torch.nonzero(n_b).flatten().tolist()
         blocks = torch.split(X[torch.argsort(y, stable=True)], n_b[present].long().tolist())
-        mean_b = torch.zeros_like(self._mean)
-        scatter_b = torch.zeros_like(self._scatter)
-        for k, block in zip(present, blocks):  # each class of the batch, centred on its own mean
-            mean_b[k] = block.mean(dim=0)
-            centred = block - mean_b[k]
-            (scatter_b[k] if self.per_class else scatter_b).add_(centred.T @ centred)
-        # Merge (count, mean, scatter) of the batch into the running ones (Chan et al.).
-        n_a = self._count
-        n = n_a + n_b
-        delta = mean_b - self._mean
-        weight = torch.where(n > 0, n_a * n_b / n.clamp(min=1), torch.zeros_like(n))
-        if self.per_class:
-            self._scatter += scatter_b + torch.einsum("k,kd,ke->kde", weight, delta, delta)
-        else:
-            self._scatter += scatter_b + (delta.T * weight) @ delta
-        self._mean += delta * torch.where(n > 0, n_b / n.clamp(min=1), torch.zeros_like(n))[:, None]
-        self._count = n
+        # Merge each class's (count, mean, scatter) of the batch into the running ones (Chan et al.),
+        # in place and only for the classes present: no K x d x d temporaries per batch.
+        for k, block in zip(present, blocks):
+            n_a, n_k = float(self._count[k]), float(n_b[k])
+            mean_k = block.mean(dim=0)
+            centred = block - mean_k
+            delta = mean_k - self._mean[k]
+            # centred^T centred + w delta delta^T as one product: one pass over the d x d scatter
+            rows = torch.cat([centred, (n_a * n_k / (n_a + n_k)) ** 0.5 * delta[None]])
+            (self._scatter[k] if self.per_class else self._scatter).addmm_(rows.T, rows)
+            self._mean[k] += delta * (n_k / (n_a + n_k))
+            self._count[k] = n_a + n_k
         return self
 
     @torch.no_grad()
