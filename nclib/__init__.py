@@ -1,8 +1,13 @@
 """nclib: neural-collapse metrics, the unconstrained features model (UFM) and the perturbation
 analysis of Tirer, Huang & Niles-Weed, "Perturbation Analysis of Neural Collapse" (ICML 2023).
 
-Modules follow the paper: :mod:`nclib.ufm` (Sec. 2, Eq. 1-2), :mod:`nclib.metrics`
-(NC1, NC1~ of Eq. 3, NC2, NC3 of Sec. 5 and App. E.2), :mod:`nclib.profiles` (experiment sizes).
+Modules follow the paper: :mod:`nclib.ufm` (Sec. 2, Eq. 1-2), :mod:`nclib.central_path` (Sec. 3),
+:mod:`nclib.perturbation` and :mod:`nclib.near_collapse` (Sec. 4), :mod:`nclib.metrics` (NC1, NC1~
+of Eq. 3, NC2, NC3 of Sec. 5 and App. E.2); the experiments of Sec. 5 and App. E:
+:mod:`nclib.data`, :mod:`nclib.models`, :mod:`nclib.train`, :mod:`nclib.experiments`,
+:mod:`nclib.analysis`; their cost on a GPU and the chunks of a GPU sweep: :mod:`nclib.costs`,
+:mod:`nclib.chunks`; the book's verdicts and tables: :mod:`nclib.ledger`, :mod:`nclib.report`,
+:mod:`nclib.plotting`; sizes: :mod:`nclib.profiles`.
 """
 
 __version__ = "0.1.0"

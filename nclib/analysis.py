@@ -3,16 +3,23 @@ verdicts of the claims of Sec. 5 and App. E.
 
 Comparisons of curves use the *late phase*: the epochs after the first learning-rate drop, when
 the paper's runs have reached zero training error (epoch 40 of its schedule) and the metrics
-sit near their plateaus. The distance between two curves there is the mean absolute log10 ratio
-(:func:`log_ratio`), so "twice as large" and "half as large" count the same.
+sit near their plateaus. A run's *level* of a metric is its late-phase mean of log10 (or log10 at
+one epoch, for Table 1), so "twice as large" and "half as large" count the same.
+
+Verdicts have three states (:func:`three_state`): a claimed effect in decades, ``e``, with its
+standard error ``se`` from the spread between seeds, *holds* if ``e > 2 se``, is *contradicted* if
+``e < -2 se`` and is *inconclusive* otherwise, and whenever a metric is undefined.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["select", "summary", "curve", "per_class_curve", "zero_error_epoch", "zero_error_verdict", "late_epochs",
-           "log_ratio", "at_epoch", "mean_sd", "wd_verdicts", "depth_verdicts"]
+__all__ = ["select", "by_setting", "summary", "curve", "per_class_curve", "zero_error_epoch", "zero_error_verdict", "late_epochs",
+           "log_ratio", "at_epoch", "mean_sd", "Z", "three_state", "level", "seed_spread", "level_stats", "table_stats",
+           "wd_claims", "wd_verdicts", "ordering_verdict", "fig6_verdicts", "depth_verdicts"]
 
 
 _NAMES = {"nc1": "NC1", "nc1_tilde": "NC1~", "nc2": "NC2", "nc3": "NC3"}
@@ -25,6 +32,17 @@ def select(runs: dict, dataset: str | None = None, loss: str | None = None, seed
            if all(want is None or got == want for want, got in zip((dataset, loss, None, seed), key))}
     if not out:
         raise KeyError(f"no run matches dataset={dataset!r}, loss={loss!r}, seed={seed!r}")
+    return out
+
+
+def by_setting(runs: dict, dataset: str | None = None, loss: str | None = None) -> dict:
+    """``{setting: [result per seed, in seed order]}`` of the runs of :func:`nclib.experiments.run`
+    (keyed ``(dataset, loss, setting, seed)``) that match ``dataset`` and ``loss``."""
+    out: dict = {}
+    for key in sorted((k for k in runs if dataset in (None, k[0]) and loss in (None, k[1])), key=lambda k: k[3]):
+        out.setdefault(key[2], []).append(runs[key])
+    if not out:
+        raise KeyError(f"no run matches dataset={dataset!r}, loss={loss!r}")
     return out
 
 
@@ -105,26 +123,149 @@ def mean_sd(values) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
 
 
-def wd_verdicts(runs: dict, key: str, features: str = "penultimate") -> list[tuple[str, bool, str]]:
-    """Sec. 5's claims about the five WD presets, for metric ``key``; ``runs``: preset name
-    (:data:`nclib.train.WD_PRESETS`) -> result. Returns (claim, holds, evidence) triples:
+Z = 2.0
+"""Effects within ``Z`` standard errors of zero are inconclusive (:func:`three_state`)."""
 
-    * changing the feature WD moves the curve further from the baseline than changing the last
-      layer's WD the same way (x2: wd2_H vs wd2_W; zeroing: wd0_H vs wd0_W), by ``mean |log10 ratio|``;
-    * zeroing the feature WD raises the metric above the baseline; doubling it lowers it.
+
+def three_state(effect: float, se: float, z: float = Z) -> bool | None:
+    """True (holds) if ``effect > z se``, False (contradicted) if ``effect < -z se``, None
+    (inconclusive) in between, or when either number is undefined (NaN, infinite)."""
+    if not (math.isfinite(effect) and math.isfinite(se)):
+        return None
+    if effect > z * se:
+        return True
+    return False if effect < -z * se else None
+
+
+def _values(result: dict, key, features: str) -> np.ndarray:
+    return np.asarray(key(result), dtype=float) if callable(key) else curve(result, key, features)
+
+
+def level(result: dict, key, features: str = "penultimate", epoch: int | None = None) -> float:
+    """log10 of a metric: its late-phase mean of log10 (:func:`late_epochs`), or at ``epoch``
+    (1-based) if given. ``key``: a metric name of :func:`curve` or a function result -> per-epoch
+    values. NaN if the metric is undefined or not positive there."""
+    values = _values(result, key, features)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log10(np.where(values > 0, values, np.nan))
+    if epoch is not None:
+        if not 1 <= epoch <= len(logs):
+            raise ValueError(f"epoch={epoch} is outside this run's 1..{len(logs)}")
+        return float(logs[epoch - 1])
+    return float(np.mean(logs[late_epochs(result)]))
+
+
+def _as_list(runs) -> list:
+    return list(runs) if isinstance(runs, (list, tuple)) else [runs]
+
+
+def seed_spread(runs: dict, key, features: str = "penultimate", epoch: int | None = None) -> dict:
+    """``{setting: SD of :func:`level` over seeds}`` (ddof = 1) for every setting of ``runs``
+    (setting -> list of results, one per seed) that has two or more seeds."""
+    out = {}
+    for setting, results in runs.items():
+        levels = [level(r, key, features, epoch) for r in _as_list(results)]
+        if len(levels) >= 2:
+            out[setting] = float(np.std(levels, ddof=1))
+    return out
+
+
+def level_stats(runs: dict, key, features: str = "penultimate", epoch: int | None = None,
+                spread: dict | None = None, floor: float = 0.0) -> dict:
+    """``{setting: (mean, se, n)}`` of :func:`level` over the seeds of each setting (``runs``:
+    setting -> result or list of results). The standard error is SD / sqrt(n) with the SD over
+    the seeds when n >= 2, else ``spread[setting]`` (the SD measured on other runs of the same
+    setting, e.g. Table 1's three seeds), else NaN (so the claims on it are inconclusive).
+    ``floor`` (decades) is added in quadrature: the drift of a re-run on other hardware."""
+    out = {}
+    for setting, results in runs.items():
+        levels = np.array([level(r, key, features, epoch) for r in _as_list(results)])
+        n = levels.size
+        sd = float(np.std(levels, ddof=1)) if n >= 2 else (spread or {}).get(setting, math.nan)
+        out[setting] = (float(levels.mean()), math.hypot(sd / math.sqrt(n), floor), n)
+    return out
+
+
+def table_stats(table: dict, n: int) -> dict:
+    """``{setting: (mean, se, n)}`` in log10 from a published table ``{setting: (mean, SD)}`` of
+    ``n`` seeds: log10(mean) and SD / (mean ln 10 sqrt(n)) (first order in SD / mean)."""
+    return {s: (math.log10(m), sd / (m * math.log(10) * math.sqrt(n)), n) for s, (m, sd) in table.items()}
+
+
+def _fmt(effect: float, se: float, z: float = Z) -> str:
+    return f"{effect:+.3f} ± {z * se:.3f} ({z:g} SE)"
+
+
+def wd_claims(stats: dict, name: str, z: float = Z) -> list[tuple[str, bool | None, str]]:
+    """Sec. 5's claims about the five WD presets from ``stats`` (:func:`level_stats` or
+    :func:`table_stats`: preset -> (mean log10, se, n)), as (claim, verdict, evidence) triples,
+    verdict by :func:`three_state`:
+
+    * the distance from the baseline, ``d_X = |m_X - m_0|`` in decades, is larger for the feature
+      change than for the last-layer change (x2: wd2_H vs wd2_W; zeroing: wd0_H vs wd0_W); effect
+      ``d_H - d_W``, variance ``se_H^2 + se_W^2 + (sgn_H - sgn_W)^2 se_0^2`` (the baseline cancels
+      when both move the same way);
+    * zeroing the feature WD raises the metric (effect ``m_wd0H - m_0``), doubling it lowers it
+      (effect ``m_0 - m_wd2H``), variance ``se_X^2 + se_0^2``.
     """
-    base = runs["baseline"]
-    shift = {p: log_ratio(runs[p], base, key, features) for p in runs if p != "baseline"}
-    name = _NAMES.get(key, key)
+    m0, s0, _ = stats["baseline"]
     out = []
     for h, w, what in (("wd2_H", "wd2_W", "doubling"), ("wd0_H", "wd0_W", "zeroing")):
-        out.append((f"{name}: {what} the feature WD moves the curve further from the baseline than {what} "
-                    f"the last-layer WD", shift[h][1] > shift[w][1],
-                    f"mean |log10 ratio| {shift[h][1]:.3f} (H) vs {shift[w][1]:.3f} (W)"))
-    out.append((f"{name}: feature WD = 0 raises it above the baseline", shift["wd0_H"][0] > 0,
-                f"mean log10 ratio {shift['wd0_H'][0]:+.3f}"))
-    out.append((f"{name}: feature WD x2 lowers it below the baseline", shift["wd2_H"][0] < 0,
-                f"mean log10 ratio {shift['wd2_H'][0]:+.3f}"))
+        dh, dw = stats[h][0] - m0, stats[w][0] - m0
+        effect = abs(dh) - abs(dw)
+        se = math.sqrt(stats[h][1] ** 2 + stats[w][1] ** 2 + (np.sign(dh) - np.sign(dw)) ** 2 * s0 ** 2)
+        out.append((f"{name}: {what} the feature WD moves it further from the baseline than {what} the "
+                    f"last-layer WD", three_state(effect, se, z),
+                    f"|Δlog10| H {abs(dh):.3f} vs W {abs(dw):.3f}: {_fmt(effect, se, z)}"))
+    for preset, sign, what in (("wd0_H", 1, "feature WD = 0 raises it above"),
+                               ("wd2_H", -1, "feature WD x2 lowers it below")):
+        effect = sign * (stats[preset][0] - m0)
+        se = math.hypot(stats[preset][1], s0)
+        out.append((f"{name}: {what} the baseline", three_state(effect, se, z),
+                    f"log10 shift {stats[preset][0] - m0:+.3f}: {_fmt(effect, se, z)}"))
+    return out
+
+
+def wd_verdicts(runs: dict, key: str, features: str = "penultimate", spread: dict | None = None,
+                floor: float = 0.0) -> list[tuple[str, bool | None, str]]:
+    """:func:`wd_claims` on the late-phase levels of ``runs`` (preset -> result or list of results,
+    one per seed) for metric ``key``; ``spread`` / ``floor``: see :func:`level_stats`."""
+    return wd_claims(level_stats(runs, key, features, spread=spread, floor=floor), _NAMES.get(key, key))
+
+
+def ordering_verdict(stats: dict, order: list, name: str, z: float = Z) -> tuple[str, bool | None, str]:
+    """(claim, verdict, evidence): the levels of ``stats`` (:func:`level_stats`) increase along
+    ``order``. Holds when every step rises by more than ``z`` SE, contradicted when any step falls
+    by more than that, inconclusive otherwise."""
+    steps = []
+    for a, b in zip(order, order[1:]):
+        steps.append((stats[b][0] - stats[a][0], math.hypot(stats[a][1], stats[b][1])))
+    verdicts = [three_state(e, se, z) for e, se in steps]
+    verdict = False if False in verdicts else (True if all(v is True for v in verdicts) else None)
+    return (f"{name} rises along {' < '.join(order)}", verdict,
+            "; ".join(f"{a} -> {b}: {_fmt(e, se, z)}" for (a, b), (e, se) in zip(zip(order, order[1:]), steps)))
+
+
+def fig6_verdicts(runs: dict, order: list, blurred, spread: dict | None = None,
+                  floor: float = 0.0) -> list[tuple[str, bool | None, str]]:
+    """App. E.2, Fig. 6: along ``order`` (the blurred runs' settings as the last layer's WD falls,
+    (b) -> (c) -> (d)) the unblurred classes' mean per-class NC1 and NC1, NC2, NC3 of the deepest
+    features all rise (:func:`ordering_verdict` on late-phase levels). ``runs``: setting -> result
+    or list of results; ``blurred``: the blurred classes; ``spread`` / ``floor``: see
+    :func:`level_stats` (``spread`` maps a metric name to ``{setting: SD}``)."""
+    def others(result):
+        per_class = per_class_curve(result)
+        keep = [k for k in range(per_class.shape[1]) if k not in set(blurred)]
+        return per_class[:, keep].mean(axis=1)
+
+    sel = {s: runs[s] for s in order}
+    out = []
+    for key, name in ((others, "mean per-class NC1 of the unblurred classes"), ("nc1", "NC1"), ("nc2", "NC2"),
+                      ("nc3", "NC3")):
+        label = "nc1_others" if callable(key) else key
+        stats = level_stats(sel, key, spread=(spread or {}).get(label), floor=floor)
+        claim, verdict, evidence = ordering_verdict(stats, order, f"Fig. 6: {name}")
+        out.append((claim, verdict, evidence))
     return out
 
 

@@ -26,6 +26,7 @@ local executor (subprocesses on this machine).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import concurrent.futures
 import json
 import multiprocessing
@@ -36,9 +37,10 @@ from tqdm.auto import tqdm
 
 from nclib import profiles
 from nclib._io import results_root
-from nclib.train import WD_PRESETS, RunConfig, RunInProgress, result_file, train
+from nclib.train import WD_PRESETS, RunConfig, RunInProgress, read_result, result_file, train
 
-__all__ = ["EXPERIMENTS", "grid", "describe", "results_dir", "run", "stored", "full_scale", "run_sweep", "main"]
+__all__ = ["EXPERIMENTS", "grid", "describe", "results_dir", "run", "stored", "reproduce", "full_scale", "run_sweep",
+           "main"]
 
 EXPERIMENTS = {
     "fig2": "layer-wise MLP on CIFAR-10 (Fig. 2, App. E.1)",
@@ -102,7 +104,7 @@ def results_dir(profile: str | None = None) -> Path:
 
 
 _DESCRIBED = ("dataset", "n_per_class", "test_per_class", "model", "width", "loss", "epochs", "batch_size", "lr",
-              "lr_step", "wd_features", "wd_classifier", "mlp_epochs", "seed")
+              "lr_step", "wd_features", "wd_classifier", "mlp_epochs", "bf16", "seed")
 
 
 def describe(experiment: str, profile: str | None = None) -> str:
@@ -145,10 +147,53 @@ def run(experiment: str, profile: str | None = None, seeds=None, *, workers: int
 
 def stored(experiment: str, profile: str, seeds=None) -> dict[tuple, dict]:
     """The finished runs of ``experiment`` at ``profile`` found in :func:`results_dir` (e.g. the
-    committed paper-profile results), ``{key: result}``; runs without a result file are left out."""
+    committed paper-profile results), ``{key: result}``; runs without a readable result file are
+    left out (a damaged one is set aside with a warning, :func:`nclib.train.read_result`)."""
     folder = results_dir(profile)
-    paths = {key: result_file(folder, config) for key, config in grid(experiment, profile, seeds).items()}
-    return {key: json.loads(path.read_text()) for key, path in paths.items() if path.is_file()}
+    read_out = profiles.settings("experiments", profile).table1_epoch
+    found = {}
+    for key, config in grid(experiment, profile, seeds).items():
+        found[key] = read_result(result_file(folder, config), config)
+        if found[key] is None and experiment == "table1" and config.epochs > read_out:
+            # a run computed only up to Table 1's read-out: the same first epochs (the schedule
+            # does not depend on the run's length)
+            found[key] = read_result(result_file(folder, dataclasses.replace(config, epochs=read_out)))
+    return {key: result for key, result in found.items() if result is not None}
+
+
+def reproduce(path, device: str | None = None) -> dict:
+    """Re-run the stored run in ``path`` (a result JSON) from scratch in a temporary folder and
+    compare: ``{"identical": every recorded number equal, "max_drift": {metric: largest |log10(new /
+    stored)| over epochs and feature sets}, "level_drift": {metric: largest change of a late-phase
+    level (:func:`nclib.analysis.level`), in decades}, "zero_error_epoch": (stored, new),
+    "seconds": run time}``. On the machine that made the run (same CPU, torch and thread count) the
+    re-run is bit for bit; elsewhere kernels may round differently and the drift says by how much."""
+    import tempfile
+
+    import numpy as np
+
+    from nclib import analysis
+
+    stored_result = read_result(path)
+    if stored_result is None:
+        raise FileNotFoundError(f"{path} holds no finished run")
+    config = RunConfig.from_dict(stored_result["config"])
+    with tempfile.TemporaryDirectory() as tmp:
+        new = train(config, tmp, device=device)
+    strip = [[{k: v for k, v in h.items() if k != "seconds"} for h in r["history"]] for r in (stored_result, new)]
+    drift, level_drift = {}, {}
+    for key in ("nc1", "nc1_tilde", "nc2", "nc3"):
+        for features in stored_result["history"][0]["nc"]:
+            a, b = (analysis.curve(r, key, features) for r in (stored_result, new))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d = np.abs(np.log10(b / a))
+            if np.isfinite(d).any():
+                drift[key] = max(drift.get(key, 0.0), float(np.nanmax(d)))
+                level_drift[key] = max(level_drift.get(key, 0.0), abs(analysis.level(new, key, features)
+                                                                      - analysis.level(stored_result, key, features)))
+    return {"identical": strip[0] == strip[1], "max_drift": drift, "level_drift": level_drift,
+            "zero_error_epoch": (analysis.zero_error_epoch(stored_result), analysis.zero_error_epoch(new)),
+            "seconds": new["wall_time_s"]}
 
 
 def _run_one(config: RunConfig, out_dir: str, device: str | None = None, progress: bool = False) -> str | None:
@@ -237,32 +282,75 @@ def run_sweep(configs, out_dir, *, executor: str = "serial", device: str | None 
 
 
 def main(argv=None) -> None:
-    """Command line: ``python -m nclib.experiments run <experiment> [options]``."""
+    """Command line: ``python -m nclib.experiments run <experiment> [options]``; ``plan`` /
+    ``run --chunk N --out DIR`` / ``unpack DIR``: the pending runs cut into chunks for one GPU
+    command each (:mod:`nclib.chunks`); ``reproduce <result file>``: :func:`reproduce`."""
+    from nclib import chunks, costs
+
     listing = "\n".join(f"  {name:<7} {text}" for name, text in EXPERIMENTS.items())
     parser = argparse.ArgumentParser(prog="python -m nclib.experiments", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=f"experiments:\n{listing}")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the grid of an experiment", epilog=f"experiments:\n{listing}",
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("experiment", choices=list(EXPERIMENTS))
-    run.add_argument("--profile", choices=profiles.PROFILES, default=None,
-                     help=f"sizes (default: ${profiles.ENV_VAR} or {profiles.DEFAULT_PROFILE})")
+    profile_help = f"sizes (default: ${profiles.ENV_VAR} or {profiles.DEFAULT_PROFILE})"
+    plan = sub.add_parser("plan", help="print the pending runs cut into chunks of one GPU command each")
+    run = sub.add_parser("run", help="run the grid of an experiment, or one chunk of the plan",
+                         epilog=f"experiments:\n{listing}", formatter_class=argparse.RawDescriptionHelpFormatter)
+    unpack = sub.add_parser("unpack", help="extract the result files that `run --chunk` packed")
+    again = sub.add_parser("reproduce", help="re-run one stored run from scratch and compare it with its file")
+    again.add_argument("result", help="a result file, e.g. results/medium/<run>.json")
+    again.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    for p in (plan, run, unpack):
+        p.add_argument("--profile", choices=profiles.PROFILES, default=None, help=profile_help)
+    for p in (plan, run):
+        p.add_argument("--minutes", type=float, default=chunks.LIMIT_MINUTES,
+                       help="estimated minutes per chunk, start-up included (default: %(default)g)")
+        p.add_argument("--gpu", choices=list(costs.GPU_FLOPS), default="H200", help="GPU kind (default: %(default)s)")
+        p.add_argument("--experiments", nargs="+", choices=list(EXPERIMENTS), default=None,
+                       help="plan only these (default: all)")
+    run.add_argument("experiment", nargs="?", choices=list(EXPERIMENTS), help="the experiment (without --chunk)")
+    run.add_argument("--chunk", type=int, default=None, help="run chunk N of `plan` (same options) and pack its "
+                     "result files into --out")
     run.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the profile's)")
-    run.add_argument("--out", default=None, help="result folder (default: results/<profile> of the checkout)")
+    run.add_argument("--out", default=None, help="result folder (default: results/<profile> of the checkout); "
+                     "with --chunk, the folder for the packed result files")
     run.add_argument("--executor", choices=("serial", "local", "slurm"), default="serial")
     run.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     run.add_argument("--runs-per-device", type=int, default=1, help="concurrent runs per GPU (serial executor)")
-    run.add_argument("--no-fast", action="store_true", help="on CUDA: no channels-last / bf16 autocast")
     run.add_argument("--slurm-partition", default=None)
     run.add_argument("--timeout-min", type=int, default=24 * 60, help="per-job time limit (submitit)")
+    unpack.add_argument("folder", help="where `run --chunk` wrote its packs")
     args = parser.parse_args(argv)
+    if args.command == "reproduce":
+        report = reproduce(args.result, args.device)
+        print(json.dumps(report, indent=1))
+        print("bit for bit" if report["identical"] else
+              f"differs: largest late-phase level drift {max(report['level_drift'].values()):.2e} decades")
+        return
     profile = args.profile or profiles.current()
     if args.profile:
         os.environ[profiles.ENV_VAR] = args.profile  # recorded in each result's provenance
+    if args.command == "unpack":
+        files = chunks.unpack(args.folder, results_dir(profile))
+        print(f"{len(files)} result files in {results_dir(profile)}")
+        return
+    if args.command == "plan" or args.chunk is not None:
+        the_plan = chunks.make_plan(profile, gpu=args.gpu, minutes=args.minutes, experiments=args.experiments)
+        if args.command == "plan":
+            print(chunks.format_plan(the_plan))
+            return
+        if args.experiment is not None or args.out is None:
+            parser.error("run --chunk takes --out DIR and no experiment")
+        if not 0 <= args.chunk < len(the_plan.chunks):
+            parser.error(f"--chunk {args.chunk}: the plan has {len(the_plan.chunks)} chunks")
+        chunk = the_plan.chunks[args.chunk]
+        print(f"chunk {args.chunk}: {len(chunk.configs)} runs, {chunk.minutes:.1f} min (estimate)", flush=True)
+        parts = chunks.run_chunk(the_plan, args.chunk, args.out)
+        print(f"chunk {args.chunk} ({profile}): {len(parts)} pack files in {args.out}")
+        return
+    if args.experiment is None:
+        parser.error("run takes an experiment or --chunk N")
     configs = list(grid(args.experiment, profile, args.seeds).values())
-    if args.no_fast:
-        configs = [RunConfig.from_dict({**c.__dict__, "fast": False}) for c in configs]
     out = args.out or results_dir(profile)
     slurm = {"timeout_min": args.timeout_min}
     if args.slurm_partition:

@@ -2,16 +2,17 @@
 computed at, and the cell that computes it.
 
 A chapter keeps one :class:`Ledger`, adds each claim where it is computed (:meth:`Ledger.check`
-for a measured error against a tolerance, :meth:`Ledger.verdict` for a yes/no finding such as
-"feature WD moves NC1 further from the baseline than last-layer WD"), and saves it at its end.
-Saved ledgers live in ``<results>/<profile>/ledger/<chapter>.json`` (:func:`nclib._io.results_root`);
-the ledger page reads all of them with :func:`load` and renders them with :func:`html_table`.
+for a measured error against a tolerance, :meth:`Ledger.verdict` for a finding such as
+"feature WD moves NC1 further from the baseline than last-layer WD"), shows its verdicts
+(:meth:`Ledger.show`) and saves it at its end. A verdict has three states: ``True`` (holds),
+``False`` (contradicted) and ``None`` (inconclusive). Saved ledgers live in
+``<results>/<profile>/ledger/<chapter>.json`` (:func:`nclib._io.results_root`); the ledger page
+reads all of them with :func:`load` and renders them with :func:`nclib.report.claims_table`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import html
 import json
 import math
 import re
@@ -20,21 +21,22 @@ from pathlib import Path
 from nclib import profiles
 from nclib._io import atomic_write_text, results_root
 
-__all__ = ["Claim", "Ledger", "ledger_dir", "load", "html_table"]
+__all__ = ["Claim", "Ledger", "ledger_dir", "load"]
 
 _ANCHOR = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
-    """One checked claim. ``holds``: the verdict; ``evidence``: the numbers behind it;
-    ``page`` / ``anchor``: the book page and the label of the section whose cell computes it."""
+    """One checked claim. ``holds``: the verdict, True (holds), False (contradicted) or None
+    (inconclusive); ``evidence``: the numbers behind it; ``page`` / ``anchor``: the book page and
+    the label of the section whose cell computes it."""
 
     chapter: str
     page: str
     anchor: str
     claim: str
-    holds: bool
+    holds: bool | None
     evidence: str
     profile: str
 
@@ -48,14 +50,17 @@ class Ledger:
         self.profile = profiles.current() if profile is None else profile
         self.claims: list[Claim] = []
 
-    def _add(self, claim: str, holds: bool, evidence: str, anchor: str) -> bool:
+    def _add(self, claim: str, holds: bool | None, evidence: str, anchor: str) -> bool | None:
         if not isinstance(anchor, str) or not _ANCHOR.match(anchor):
             raise ValueError(f"anchor={anchor!r} must be a section label of lowercase letters, digits and '-'")
-        self.claims.append(Claim(self.chapter, self.page, anchor, str(claim), bool(holds), evidence, self.profile))
-        return bool(holds)
+        if holds is not None:
+            holds = bool(holds)
+        self.claims.append(Claim(self.chapter, self.page, anchor, str(claim), holds, evidence, self.profile))
+        return holds
 
     def check(self, claim: str, measured: float, tol: float, anchor: str) -> bool:
-        """A claim checked numerically: it holds when ``measured <= tol`` (a NaN never holds)."""
+        """A claim checked numerically: it holds when ``measured <= tol``; otherwise (a NaN
+        included) it is contradicted."""
         measured, tol = float(measured), float(tol)
         holds = not math.isnan(measured) and measured <= tol
         return self._add(claim, holds, f"{measured:.2e} {'<=' if holds else '>'} {tol:.1e}", anchor)
@@ -66,21 +71,21 @@ class Ledger:
         if not self.check(claim, measured, tol, anchor):
             raise AssertionError(f"{claim}: {self.claims[-1].evidence} (measured > tolerance)")
 
-    def verdict(self, claim: str, holds: bool, evidence: str, anchor: str) -> bool:
-        """A yes/no finding, with the numbers it rests on in ``evidence``."""
+    def verdict(self, claim: str, holds: bool | None, evidence: str, anchor: str) -> bool | None:
+        """A finding: ``holds`` True (holds), False (contradicted) or None (inconclusive), with
+        the numbers it rests on in ``evidence``."""
         return self._add(claim, holds, str(evidence), anchor)
 
     @property
     def all_hold(self) -> bool:
-        return all(c.holds for c in self.claims)
+        return all(c.holds is True for c in self.claims)
 
-    def print_table(self) -> None:
-        """Print the claims, their evidence and verdicts, one per line."""
-        width = max((len(c.claim) for c in self.claims), default=5)
-        ev = max((len(c.evidence) for c in self.claims), default=8)
-        print(f"{'claim':<{width}}  {'evidence':<{ev}}  verdict   [profile: {self.profile}]")
-        for c in self.claims:
-            print(f"{c.claim:<{width}}  {c.evidence:<{ev}}  {'holds' if c.holds else 'NOT SUPPORTED'}")
+    def show(self) -> None:
+        """Display the chapter's verdicts (:func:`nclib.report.verdict_table`): an HTML table in
+        a notebook, a few lines of text in a terminal."""
+        from nclib import report
+
+        report.show(report.verdict_table(self.claims, self.profile))
 
     def save(self) -> Path:
         """Write the ledger (atomically) to :func:`ledger_dir` and return the file's path."""
@@ -97,36 +102,7 @@ def ledger_dir(profile: str) -> Path:
 
 
 def load(profile: str) -> list[dict]:
-    """The saved ledgers of ``profile`` (each a dict with
-    ``chapter``, ``page``, ``profile``, ``provenance`` and ``claims``); [] if there are none."""
+    """The saved ledgers of ``profile`` (each a dict with ``chapter``, ``page``, ``profile``,
+    ``provenance`` and ``claims``; a claim's ``holds`` is true, false or null); [] if there are
+    none."""
     return [json.loads(p.read_text()) for p in sorted(ledger_dir(profile).glob("*.json"))]
-
-
-def html_table(ledgers_by_profile: dict) -> str:
-    """One HTML table of every claim: rows in chapter order, a verdict column per profile
-    (``{profile: load(profile)}``), each claim linked to the section that computes it."""
-    rows: dict[tuple, dict] = {}
-    for profile, ledgers in ledgers_by_profile.items():
-        for ledger in ledgers:
-            for c in ledger["claims"]:
-                key = (c["page"], c["claim"])
-                rows.setdefault(key, {"claim": c, "verdicts": {}})["verdicts"][profile] = c
-    cols = list(ledgers_by_profile)
-    head = "".join(f"<th>{html.escape(p)}</th>" for p in cols)
-    out = ['<table class="claims-ledger">',
-           f"<thead><tr><th>#</th><th>claim (link: the cell that computes it)</th>{head}</tr></thead>", "<tbody>"]
-    for i, (_, row) in enumerate(sorted(rows.items(), key=lambda kv: kv[0][0]), 1):  # stable: page order
-        c = row["claim"]
-        link = f'<a href="{html.escape(c["page"])}.html#{html.escape(c["anchor"])}">{html.escape(c["claim"])}</a>'
-        cells = []
-        for p in cols:
-            v = row["verdicts"].get(p)
-            if v is None:
-                cells.append("<td>not run</td>")
-            else:
-                mark = "holds" if v["holds"] else "not supported"
-                cells.append(f'<td class="{"holds" if v["holds"] else "fails"}"><b>{mark}</b><br>'
-                             f'<small>{html.escape(v["evidence"])}</small></td>')
-        out.append(f"<tr><td>{i}</td><td>{link}</td>{''.join(cells)}</tr>")
-    out += ["</tbody>", "</table>"]
-    return "\n".join(out)

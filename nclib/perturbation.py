@@ -29,9 +29,9 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse.linalg
 
-from nclib import ufm
+from nclib import central_path, ufm
 from nclib._checks import check_int, check_matrix, check_real
-from nclib.ufm import _features, _model
+from nclib.ufm import _model
 
 __all__ = [
     "commutation_matrix",
@@ -42,10 +42,17 @@ __all__ = [
     "perturbation_operator",
     "blocks",
     "refine_eq2",
+    "Hypotheses",
+    "theorem_4_1_hypotheses",
     "Theorem42",
     "theorem_4_2",
     "Spectrum",
     "intra_block_spectrum",
+    "Theorem41Sweep",
+    "theorem_4_1_sweep",
+    "Theorem42Grid",
+    "theorem_4_2_grid",
+    "crosstalk_table",
 ]
 
 
@@ -317,6 +324,28 @@ def refine_eq2(W, H, H0, lam_W: float, lam_H: float, beta: float, n: int, gtol: 
                               message=message)
 
 
+class Hypotheses(NamedTuple):
+    """What Theorem 4.1 silently assumes at a base point (:func:`theorem_4_1_hypotheses`)."""
+
+    objective_gap: float  #: f from the W*(H0) start minus the best f over all starts (>= 0)
+    spread: float         #: largest ``||H_i - H_best||_F / ||H_best||_F`` over the starts
+    hessian_min: float    #: smallest eigenvalue of Kn x (Hessian of Eq. 2) at the best point
+
+
+def theorem_4_1_hypotheses(H0, lam_W: float, lam_H: float, beta: float, n: int, starts: int,
+                           seed: int = 0) -> Hypotheses:
+    """Test the two hypotheses Theorem 4.1 needs but does not state, at the minimizer of Eq. 2 for
+    ``H0`` (d x Kn): a unique minimizer (:func:`nclib.central_path.eq2_multistart` from ``W*(H0)``
+    and ``starts`` random starts: equal objectives, small spread) and a nonsingular Hessian there
+    (its smallest eigenvalue, dense :func:`hessian_blocks`, so small sizes only). Eq. 2 scaled by
+    ``Kn`` has Hessian eigenvalues of order ``lam_H + beta`` and ``n lam_W``."""
+    res = central_path.eq2_multistart(H0, lam_W, lam_H, beta, n, starts, seed=seed, gtol=1e-12)
+    K = res.W.shape[0]
+    hb = hessian_blocks(res.W, res.H, H0, lam_W, lam_H, beta, n)
+    return Hypotheses(float(res.objectives[0] - res.objectives.min()), res.spread,
+                      float(K * n * np.linalg.eigvalsh(hb.full())[0]))
+
+
 # --------------------------------------------------------------------------- Theorem 4.2 / App. D
 
 
@@ -335,27 +364,32 @@ def _collapsed_constants(lam_W, lam_H):
     return c, s, 2 * c * (1 - c) * s
 
 
-def theorem_4_2(lam_W: float, lam_H: float, beta: float, exact: bool = False) -> Theorem42:
+def theorem_4_2(lam_W: float, lam_H: float, beta: float, n: int, exact: bool = False) -> Theorem42:
     """Closed forms of Theorem 4.2 at an orthogonally collapsed ``H0`` (``exact=False``)::
 
         sigma_max(F_kk) = 1,  sigma_min(F_kk) = 1 - sqrt(lam_H/lam_W) / beta,
         sigma_max(F_kk~) = 2 lam_H (1 - sqrt(lam_H lam_W)) / beta
 
-    for the F of Eq. 5. Needs ``lam_H lam_W < 1``, ``beta > sqrt(lam_H/lam_W)`` (so that Eq. 14
-    is positive, App. D), and ``n >= 2`` for sigma_min (see :func:`intra_block_spectrum`).
-    ``exact=True`` gives the same three values for the exact F of Theorem 4.1 (this book's
-    extension of App. D, any ``beta > 0``): ``1``, ``1 / (1 + s/beta)`` and
+    for the F of Eq. 5, ``n`` samples per class. Needs ``lam_H lam_W < 1`` and
+    ``beta > sqrt(lam_H/lam_W)`` (so that Eq. 14 is positive, App. D). ``sigma_min`` above is
+    the within-class family ``s_j (x) r_i`` (``j >= 2``), which needs ``n >= 2``; for ``n = 1``
+    the smallest singular value is ``1 - 4 lam_H (1 - c) / beta`` (family ``s_1 (x) r_k`` of
+    :func:`intra_block_spectrum`), and that is what is returned. ``exact=True`` gives the same
+    three values for the exact F of Theorem 4.1 (this book's extension of App. D, any
+    ``beta > 0``): ``1``, ``1 / (1 + s/beta)`` (``n = 1``: ``1 / (1 + 2t/beta)``) and
     ``(t/beta) / (1 + 2t/beta)``, with ``s = sqrt(lam_H/lam_W)`` and ``t = 2 lam_H (1 - c)``.
     """
     lam_W, lam_H = _collapse_regime(lam_W, lam_H)
     beta = check_real("beta", beta, positive=True)
+    n = check_int("n", n, 1)
     c, s, t = _collapsed_constants(lam_W, lam_H)
+    g_min = s if n >= 2 else 2 * t  # the G eigenvalue of the smallest singular value (App. D)
     if exact:
-        return Theorem42(1.0, float(1 / (1 + s / beta)), float((t / beta) / (1 + 2 * t / beta)))
+        return Theorem42(1.0, float(1 / (1 + g_min / beta)), float((t / beta) / (1 + 2 * t / beta)))
     if beta <= s:
         raise ValueError(f"Theorem 4.2 (Eq. 5) needs beta > sqrt(lam_H/lam_W) = {s:g} so that "
                          f"Eq. 14 is positive (App. D); got beta = {beta:g}")
-    return Theorem42(1.0, float(1 - s / beta), float(2 * lam_H * (1 - c) / beta))
+    return Theorem42(1.0, float(1 - g_min / beta), float(2 * lam_H * (1 - c) / beta))
 
 
 class Spectrum(NamedTuple):
@@ -410,3 +444,122 @@ def intra_block_spectrum(K: int, d: int, n: int, lam_W: float, lam_H: float, bet
                   "s_1 (x) r_i, i<=K, i!=k", "s_1 (x) r_j, j>K")
     keep = mult > 0
     return Spectrum(values[keep], mult[keep], tuple(x for x, k in zip(directions, keep) if k))
+
+
+# --------------------------------------------------------------------------- checks of Sec. 4
+
+
+class Theorem41Sweep(NamedTuple):
+    """Outcome of :func:`theorem_4_1_sweep`."""
+
+    #: ``(len(eps), 3)``: ``|dH - e dH_lin|_F``, ``|dW - e dW_lin|_F`` and ``e |dH_lin|_F``
+    remainders: np.ndarray
+    response: float         #: ``|dH_lin|_F = |F vec(Delta)|`` (Theorem 4.1, per unit ``e``)
+    grad_norm: float        #: largest final gradient norm of all solves (base included)
+
+
+def theorem_4_1_sweep(H0, Delta, eps, lam_W: float, lam_H: float, beta: float, n: int,
+                      base=None) -> Theorem41Sweep:
+    """Theorem 4.1 against the true minimizers: solve Eq. 2 at ``H0 + e Delta`` (both d x Kn) for
+    each ``e`` of ``eps`` and compare the changes ``(dW, dH)`` of the minimizer with the first-order
+    response ``e (dW_lin, dH_lin)`` of :meth:`PerturbationOperator.response` at the minimizer for
+    ``H0`` (``base = (W, H)`` if known, gradient counted as 0). Each solve is
+    :func:`nclib.central_path.solve_eq2` (``gtol = 1e-12``) polished by :func:`refine_eq2`
+    (``gtol = 1e-15``). The remainders are ``O(e^2)`` if Theorem 4.1's F is right."""
+    H0, Delta = check_matrix("H0", H0), check_matrix("Delta", Delta)
+    if Delta.shape != H0.shape:
+        raise ValueError(f"Delta must have the shape of H0 {H0.shape}; got {Delta.shape}")
+
+    def solve(H0_e):
+        W, H = central_path.solve_eq2(H0_e, lam_W, lam_H, beta, n, gtol=1e-12)
+        res = refine_eq2(W, H, H0_e, lam_W, lam_H, beta, n, gtol=1e-15)
+        return res.W, res.H, res.grad_norm
+
+    W_b, H_b, worst_grad = (*base, 0.0) if base is not None else solve(H0)
+    dW_lin, dH_lin = PerturbationOperator(W_b, H_b, lam_W, lam_H, beta, n).response(Delta)
+    rows = []
+    for e in np.asarray(eps, dtype=np.float64):
+        W_t, H_t, g = solve(H0 + e * Delta)
+        worst_grad = max(worst_grad, g)
+        rows.append((np.linalg.norm(H_t - H_b - e * dH_lin), np.linalg.norm(W_t - W_b - e * dW_lin),
+                     e * np.linalg.norm(dH_lin)))
+    return Theorem41Sweep(np.array(rows), float(np.linalg.norm(dH_lin)), float(worst_grad))
+
+
+class Theorem42Grid(NamedTuple):
+    """Outcome of :func:`theorem_4_2_grid`.
+
+    ``worst``, over the grid and over both F's (Eq. 5's and Theorem 4.1's exact one, each against
+    its own closed forms): ``"spec"`` (largest distance of the SVD of ``F_kk`` to the closed-form
+    staircase), ``"th"`` (largest distance of ``sigma_max, sigma_min, sigma_inter`` to Theorem
+    4.2), ``"rank1"`` (largest ``sigma_2`` of ``F_kk~``), ``"unit"`` (worst miscount of unit
+    singular values against ``d - K``), ``"singular"`` (blocks ``F_kk`` with ``sigma_min < 1e-8``)
+    and ``"weyl"`` (largest gap between the exact F's singular values and Eq. 5's closed forms,
+    over ``(s/beta)^2``, minus 1). ``rows``: per grid point ``(lam_W, lam_H, beta, K, d, n,
+    sigma_min (Eq. 5 form), sigma_min (exact F, SVD), sigma_inter (Eq. 5 form), sigma_inter
+    (exact F, SVD), fraction of unit singular values of Eq. 5's F_kk, (1 - K/d)/n)``."""
+
+    worst: dict
+    rows: list
+
+
+def theorem_4_2_grid(grid, rng: np.random.Generator) -> Theorem42Grid:
+    """Theorem 4.2 and App. D on every ``(lam_W, lam_H, beta, K, d, n)`` of ``grid``: SVDs of the
+    blocks of both F's (:func:`perturbation_operator`, :func:`blocks`) at the collapsed minimizer
+    on a random ``R`` (Q factor of a d x K Gaussian from ``rng``) against :func:`theorem_4_2` and
+    :func:`intra_block_spectrum`."""
+    worst = dict(spec=0.0, th=0.0, rank1=0.0, unit=0, singular=0, weyl=-1.0)
+    rows = []
+    for lw, lh, bb, Kg, dg, ng in grid:
+        R = np.linalg.qr(rng.standard_normal((dg, Kg)))[0]
+        Wg, Hg = ufm.collapsed_minimizer(Kg, ng, dg, lw, lh, R=R)
+        sv_by = {}
+        for exact in (False, True):
+            blk = blocks(perturbation_operator(Wg, Hg, lw, lh, bb, ng, exact=exact), Kg, dg, ng)
+            th = theorem_4_2(lw, lh, bb, ng, exact=exact)
+            staircase = np.abs(intra_block_spectrum(Kg, dg, ng, lw, lh, bb, exact=exact).expand())
+            for k in range(Kg):
+                sv = np.linalg.svd(blk[k, k], compute_uv=False)
+                so = np.linalg.svd(blk[k, (k + 1) % Kg], compute_uv=False)
+                worst["spec"] = max(worst["spec"], np.abs(np.sort(sv)[::-1] - staircase).max())
+                worst["th"] = max(worst["th"], abs(sv[0] - th.sigma_max_intra),
+                                  abs(sv[-1] - th.sigma_min_intra), abs(so[0] - th.sigma_max_inter))
+                worst["rank1"] = max(worst["rank1"], so[1])
+                worst["unit"] = max(worst["unit"], abs(int(np.sum(np.abs(sv - 1) < 1e-12)) - (dg - Kg)))
+                worst["singular"] += int(sv[-1] < 1e-8)
+            sv_by[exact] = (sv, so)
+        th5 = theorem_4_2(lw, lh, bb, ng)
+        bound = np.sqrt(lh / lw) ** 2 / bb ** 2
+        gap = max(abs(sv_by[True][0][0] - th5.sigma_max_intra), abs(sv_by[True][0][-1] - th5.sigma_min_intra),
+                  abs(sv_by[True][1][0] - th5.sigma_max_inter))
+        worst["weyl"] = max(worst["weyl"], gap / bound - 1)
+        frac = np.sum(np.abs(sv_by[False][0] - 1) < 1e-12) / (dg * ng)
+        rows.append((lw, lh, bb, Kg, dg, ng, th5.sigma_min_intra, sv_by[True][0][-1], th5.sigma_max_inter,
+                     sv_by[True][1][0], frac, (1 - Kg / dg) / ng))
+    return Theorem42Grid(worst, rows)
+
+
+def crosstalk_table(Ks, betas, lam_W: float, lam_H: float, rng: np.random.Generator) -> list[tuple]:
+    """App. D.1: the inter-class contribution ``(K-1) sigma_max(F_{k,k~})`` against the intra-class
+    ``sigma_min(F_kk)``, by SVD of Eq. 5's F (:func:`perturbation_operator`, ``exact=False``) at a
+    collapsed minimizer with ``d = K + 1``, ``n = 2`` on a random ``R`` (drawn from ``rng`` for
+    each ``K`` of ``Ks``), for each ``beta`` of ``betas`` above ``s = sqrt(lam_H/lam_W)``.
+    One row per ``(K, beta)``: ``(K, beta, beta*, (K-1) sigma_inter, sigma_min, error)`` with the
+    crossover ``beta* = s + 2(K-1) lam_H (1-c)`` and ``error`` the largest distance of the two
+    SVD values to :func:`theorem_4_2`."""
+    lam_W, lam_H = _collapse_regime(lam_W, lam_H)
+    c, s = np.sqrt(lam_W * lam_H), np.sqrt(lam_H / lam_W)
+    rows = []
+    for K in Ks:
+        R = np.linalg.qr(rng.standard_normal((K + 1, K)))[0]
+        W, H = ufm.collapsed_minimizer(K, 2, K + 1, lam_W, lam_H, R=R)
+        for beta in betas:
+            if beta <= s:
+                continue
+            th = theorem_4_2(lam_W, lam_H, beta, 2)
+            blk = blocks(perturbation_operator(W, H, lam_W, lam_H, beta, 2, exact=False), K, K + 1, 2)
+            s_in = np.linalg.svd(blk[0, 1], compute_uv=False)[0]
+            s_min = np.linalg.svd(blk[0, 0], compute_uv=False)[-1]
+            err = max(abs(s_in - th.sigma_max_inter), abs(s_min - th.sigma_min_intra))
+            rows.append((K, beta, s + 2 * (K - 1) * lam_H * (1 - c), (K - 1) * s_in, s_min, err))
+    return rows

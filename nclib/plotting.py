@@ -1,6 +1,7 @@
 """One figure style for the book: opaque white backgrounds, so figures stay legible in the
-site's dark theme, and sizes that read well in a page column; and each figure's data as a
-CSV download below it, to re-plot without re-running the chapter."""
+site's dark theme; drawn as SVG (sharp on every screen) no wider than the page column, so text
+is shown at its size (10 pt, about the page's small text); and below each figure the profile
+that produced it and its data as a CSV download, to re-plot without re-running the chapter."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ BOOK_STYLE = {
     "savefig.transparent": False,
     "figure.figsize": (6.4, 3.6),
     "figure.dpi": 110,
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
@@ -26,11 +33,23 @@ BOOK_STYLE = {
 }
 
 
+COLUMN_WIDTH = 6.8
+"""Width (inches) of the widest figure: the page column at 1280 px, so text is not scaled down."""
+
+
 def use_book_style() -> None:
-    """Apply :data:`BOOK_STYLE` to matplotlib (call after ``%matplotlib inline``)."""
+    """Apply :data:`BOOK_STYLE` to matplotlib, and in a notebook show figures as SVG."""
     import matplotlib as mpl
 
     mpl.rcParams.update(BOOK_STYLE)
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is part of the book's install
+        return
+    if get_ipython() is not None:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("svg")
 
 
 def figure_csv(**columns) -> str:
@@ -74,12 +93,16 @@ def figure_data_link(name: str, **columns) -> str:
             f'href="data:text/csv;base64,{payload}">figure data ({filename})</a>')
 
 
-def figure_data(name: str, **columns) -> None:
-    """Show :func:`figure_data_link` below a figure, so readers can re-plot it without
-    re-running the chapter. Call it right after ``plt.show()``."""
+def figure_data(name: str, *, profile: str | None = None, **columns) -> None:
+    """Show, below a figure, the badge of the profile that produced it (default: the active
+    profile) and :func:`figure_data_link`, so readers can re-plot it without re-running the
+    chapter. Call it right after ``plt.show()``."""
     from IPython.display import HTML, display
 
-    display(HTML(figure_data_link(name, **columns)))
+    from nclib import profiles, report
+
+    badge = report.badge(profile or profiles.current())
+    display(HTML(f'<p class="nc-figure-foot">{badge} {figure_data_link(name, **columns)}</p>'))
 
 
 # Axis label (matplotlib mathtext) of each per-epoch key of a training result.
@@ -92,15 +115,18 @@ def curve_panels(panels, runs_by_panel, *, styles=None, title_prefix: str = "") 
 
     ``panels``: rows of ``(key, features, title)`` (e.g. ``("nc1", "penultimate", "MSE")``);
     ``runs_by_panel``: the same rows of ``{label: result}`` (the curves of that panel);
-    ``styles``: label -> dict of matplotlib line keywords. Returns ``(fig, columns)``: the figure
-    and the plotted data as columns for :func:`figure_data` (``epoch`` and one column per curve).
+    ``styles``: label -> dict of matplotlib line keywords. The figure is as wide as the page column
+    (:data:`COLUMN_WIDTH`) with one legend below every panel. Returns ``(fig, columns)``: the
+    figure and the plotted data as columns for :func:`figure_data` (``epoch`` and one column per
+    curve).
     """
     import matplotlib.pyplot as plt
 
     from nclib.analysis import curve
 
     rows, cols = len(panels), len(panels[0])
-    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(COLUMN_WIDTH, 2.4 * rows + 0.6), squeeze=False,
+                             layout="constrained")
     columns = {}
     for i, (panel_row, runs_row) in enumerate(zip(panels, runs_by_panel)):
         for j, ((key, features, title), runs) in enumerate(zip(panel_row, runs_row)):
@@ -111,9 +137,9 @@ def curve_panels(panels, runs_by_panel, *, styles=None, title_prefix: str = "") 
                 ax.semilogy(x, y, label=label, **(styles or {}).get(label, {}))
                 columns.setdefault("epoch", x)
                 columns[f"{title_prefix}{title} {key} {features} {label}".replace(" ", "_")] = y
-            ax.set(xlabel="epoch", ylabel=METRIC_LABELS.get(key, key), title=title)
-    axes[0, -1].legend(fontsize="small")
-    fig.tight_layout()
+            ax.set(xlabel="epoch" if i == rows - 1 else "", ylabel=METRIC_LABELS.get(key, key), title=title)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3))
     return fig, columns
 
 

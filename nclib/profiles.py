@@ -69,7 +69,10 @@ _SETTINGS = {
     # K, n, d) of Theorem 3.1 with `starts` random H0 each, flows on [0, T] at n_t times;
     # lam_W_sweep: lam_W -> 0; nc1_search: random starts for the pinv-NC1 search; cor_case /
     # betas: Corollary 3.2; b1_random / b1_restarts: Lemma B.1; depth: (K, n, d, lam_W, lam_H,
-    # beta, layers); eq2_size: (K, n, d) of the timed solve_eq2.
+    # beta, layers); eq2_size: (K, n, d) of the timed solve_eq2; multistart: random starts of
+    # eq2_multistart in the Corollary 3.2 scan; step_draws: random starts searched for the
+    # steepest NC1 rise (depthwise NC1); joint: (K, n, d, lam_W, lam_H, lr, steps, starts) of the
+    # joint (W, H) descent of Eq. 1.
     "ch3": {
         "smoke": dict(seed=0, rtol=1e-10, atol=1e-12, gtol=1e-11,
                       autograd=((3, 4, 5, 0.0), (3, 2, 10, 1.0), (2, 3, 4, 3.0)),
@@ -77,7 +80,8 @@ _SETTINGS = {
                       starts=2, T=100.0, n_t=120, lam_W_sweep=(1.0, 0.1, 1e-2, 1e-3),
                       nc1_search=60, cor_case=(0.05, 0.02, 3, 4, 5), betas=(1e-1, 1e1, 1e3, 1e5),
                       b1_random=50, b1_restarts=2, depth=(3, 8, 6, 0.05, 0.01, 2.0, 8),
-                      eq2_size=(10, 50, 64)),
+                      eq2_size=(10, 50, 64), multistart=2, step_draws=100,
+                      joint=(3, 5, 4, 5e-3, 5e-3, 0.05, 300, 10)),
         "small": dict(seed=0, rtol=1e-10, atol=1e-12, gtol=1e-11,
                       autograd=((3, 4, 5, 0.0), (3, 2, 10, 1.0), (2, 3, 4, 3.0), (4, 5, 8, -2.0),
                                 (5, 2, 20, 0.5), (10, 10, 16, 1.0)),
@@ -87,7 +91,8 @@ _SETTINGS = {
                       starts=5, T=100.0, n_t=200, lam_W_sweep=(1.0, 0.3, 0.1, 3e-2, 1e-2, 3e-3, 1e-3),
                       nc1_search=300, cor_case=(0.05, 0.02, 3, 4, 5),
                       betas=tuple(10.0 ** k for k in range(-2, 7)), b1_random=500, b1_restarts=10,
-                      depth=(3, 20, 8, 0.05, 0.01, 2.0, 20), eq2_size=(10, 500, 512)),
+                      depth=(3, 20, 8, 0.05, 0.01, 2.0, 20), eq2_size=(10, 500, 512), multistart=5,
+                      step_draws=300, joint=(3, 5, 4, 5e-3, 5e-3, 0.05, 1000, 50)),
         "paper": dict(seed=0, rtol=1e-10, atol=1e-12, gtol=1e-11,
                       autograd=((3, 4, 5, 0.0), (3, 2, 10, 1.0), (2, 3, 4, 3.0), (4, 5, 8, -2.0),
                                 (5, 2, 20, 0.5), (10, 10, 16, 1.0), (10, 50, 64, 2.0)),
@@ -98,7 +103,8 @@ _SETTINGS = {
                       lam_W_sweep=(1.0, 0.3, 0.1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4),
                       nc1_search=2000, cor_case=(0.05, 0.02, 3, 4, 5),
                       betas=tuple(10.0 ** (k / 2) for k in range(-4, 15)), b1_random=2000, b1_restarts=40,
-                      depth=(10, 50, 32, 5e-3, 5e-3, 2.0, 40), eq2_size=(10, 500, 512)),
+                      depth=(10, 50, 32, 5e-3, 5e-3, 2.0, 40), eq2_size=(10, 500, 512), multistart=10,
+                      step_draws=1000, joint=(3, 5, 4, 5e-3, 5e-3, 0.05, 2000, 200)),
     },
     # nclib.experiments: sizes of the training sweeps (Sec. 5, App. E). epochs: ResNet18 epochs of
     # Fig. 3-6 (paper: 200, the length of the baseline schedule of Zhu et al. (2021) that Sec. 5
@@ -152,24 +158,32 @@ _SETTINGS = {
     # points); base_noise: size of the non-collapsed H0; betas: log10 range/points of the Eq. 5
     # sweep; erratum_lams: (lam_W, lam_H) of the beta-condition erratum; grid: (lam_W, lam_H, beta,
     # K, d, n) for Theorem 4.2; fig1_lam_H: the lambda_H of Figure 1; d1_lams / d1_K / d1_betas /
-    # trials: App. D.1; scale: (d, K, n) of the matrix-free timing.
+    # d1_K / d1_betas: App. D.1; scale: (d, K, n) of the matrix-free operator (small and up: the
+    # paper's CIFAR-10 scale, d = 512, K = 10, n = 5000); fig1_lam_H_below: a lambda_H sweep with
+    # c < 2/3 throughout; hyp_starts: random starts per base point of Theorem 4.1's hypotheses;
+    # insight: (K, n, d, beta, noise, starts) and insight_lams (both lambda grids) of the Sec. 4
+    # insight end to end.
     "ch4": {
         "smoke": dict(seed=0, t41=(3, 3, 5, 0.1, 0.05, 2.0), eps=(-1, -4, 5), base_noise=0.5,
                       betas=(1, 4, 4), erratum_lams=(1e-4, 1e-2),
                       grid=_CH4_GRID[:3],
                       fig1_lam_H=(0.01, 0.1, 0.3, 0.6), d1_lams=(0.1, 1.0), d1_K=(2, 4, 8), d1_betas=(10.0, 100.0),
-                      trials=20, scale=(64, 5, 50)),
+                      scale=(64, 5, 50), fig1_lam_H_below=(0.01, 0.05, 0.1, 0.2), hyp_starts=2,
+                      insight=(3, 3, 5, 10.0, 1e-3, 0), insight_lams=(1e-2, 1e-1, 1.0)),
         "small": dict(seed=0, t41=(4, 5, 8, 0.1, 0.05, 2.0), eps=(-1, -4.5, 8), base_noise=0.5,
                       betas=(1, 4.5, 8), erratum_lams=(1e-4, 1e-2),
                       grid=_CH4_GRID,
                       fig1_lam_H=(0.01, 0.1, 0.3, 0.6), d1_lams=(0.1, 1.0), d1_K=(2, 4, 8, 16),
-                      d1_betas=(10.0, 100.0, 1000.0),
-                      trials=200, scale=(128, 10, 200)),
+                      d1_betas=(10.0, 100.0, 1000.0), scale=(512, 10, 5000),
+                      fig1_lam_H_below=(0.01, 0.05, 0.1, 0.2), hyp_starts=4,
+                      insight=(4, 5, 8, 10.0, 1e-3, 2), insight_lams=(1e-3, 1e-2, 1e-1, 1.0)),
         "paper": dict(seed=0, t41=(4, 10, 10, 0.1, 0.05, 2.0), eps=(-1, -5, 9), base_noise=0.5,
                       betas=(1, 5, 9), erratum_lams=(1e-4, 1e-2),
                       grid=_CH4_GRID + ((5e-3, 5e-3, 100.0, 10, 16, 5), (0.05, 0.2, 50.0, 8, 20, 3)),
                       fig1_lam_H=(0.01, 0.1, 0.3, 0.6), d1_lams=(0.1, 1.0), d1_K=(2, 4, 8, 16, 32),
-                      d1_betas=(10.0, 100.0, 1000.0), trials=1000, scale=(512, 10, 500)),
+                      d1_betas=(10.0, 100.0, 1000.0), scale=(512, 10, 5000),
+                      fig1_lam_H_below=(0.01, 0.05, 0.1, 0.2), hyp_starts=8,
+                      insight=(10, 10, 16, 10.0, 1e-3, 4), insight_lams=(1e-3, 1e-2, 1e-1, 1.0)),
     },
 }
 for _table in _SETTINGS.values():  # the theory chapters run at full fidelity from `small` up

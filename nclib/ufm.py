@@ -1,8 +1,7 @@
 """The unconstrained features model (UFM) of Sec. 2: Eq. 1, its regularized variant Eq. 2, the
-closed-form classifier of footnote 3 and the collapsed minimizers of Theorem 2.1; and the
-"central path" of Sec. 3 and App. A-B: the loss ``L(H) = f(W*(H), H)``, its gradient (Eq. 7),
-the gradient flow of Eq. 4, the covariance dynamics of Lemma A.1 and the minimizer
-``H_{1/beta}`` of Eq. 2.
+closed-form classifier of footnote 3, the collapsed minimizers of Theorem 2.1, and the joint
+(W, H) solvers (L-BFGS, gradient descent). The central path of Sec. 3 lives in
+:mod:`nclib.central_path`; its public names stay importable from here.
 
 Notation follows the paper. ``K`` classes, ``n`` samples per class, feature dimension ``d``:
 
@@ -24,10 +23,11 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-import scipy.integrate
 import scipy.linalg
 import scipy.optimize
+import torch
 
+from nclib import metrics
 from nclib._checks import check_int, check_matrix, check_real
 
 __all__ = [
@@ -44,16 +44,21 @@ __all__ = [
     "minimize",
     "GDPath",
     "gradient_descent",
-    "Covariances",
-    "covariances",
-    "covariance_traces",
-    "central_path_loss",
-    "central_path_grad",
-    "covariance_rates",
-    "FlowPath",
-    "gradient_flow",
-    "solve_eq2",
+    "footnote3_errors",
+    "theorem_2_1_runs",
 ]
+
+# Sec. 3 moved to nclib.central_path; these names are re-exported lazily (PEP 562), since
+# nclib.central_path itself imports this module.
+_CENTRAL_PATH = ("Covariances", "covariances", "covariance_traces", "central_path_loss",
+                 "central_path_grad", "covariance_rates", "FlowPath", "gradient_flow", "solve_eq2")
+
+
+def __getattr__(name):
+    if name in _CENTRAL_PATH:
+        from nclib import central_path
+        return getattr(central_path, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------- validation helpers
@@ -412,317 +417,91 @@ def gradient_descent(W, H, lam_W: float, lam_H: float, n: int, lr: float, steps:
     return GDPath(np.asarray(rec_t, dtype=np.int64), np.stack(rec_W), np.stack(rec_H))
 
 
-# --------------------------------------------------------------------------- the central path (Sec. 3)
+# --------------------------------------------------------------------------- checks of Sec. 2
 
 
-class Covariances(NamedTuple):
-    """The ``d x d`` covariance matrices of Sec. 3 and App. A (or their time derivatives)."""
+def footnote3_errors(cases, n_H: int, lam_W: float, lam_H: float, rng: np.random.Generator) -> dict:
+    """Worst relative errors of :func:`optimal_W` (footnote 3) over ``n_H`` Gaussian ``H`` (d x Kn)
+    per ``(K, n, d)`` of ``cases``, drawn from ``rng`` in that order:
 
-    Sigma_W: np.ndarray
-    """Within-class covariance ``Sigma_W``."""
-    Sigma_B: np.ndarray
-    """Between-class covariance ``Sigma_B`` (class means centred at the global mean)."""
-    Sigma_T: np.ndarray
-    """Non-centred total covariance ``Sigma~_T = H H^T / (Kn)`` (App. A)."""
-    Sigma_Bt: np.ndarray
-    """Non-centred between-class covariance ``Sigma~_B = H_bar H_bar^T / K`` (App. A)."""
-
-
-def covariances(H, n: int) -> Covariances:
-    """``Sigma_W, Sigma_B`` (Sec. 3) and ``Sigma~_T, Sigma~_B`` (App. A) of ``H`` (d x Kn).
-
-    Each is ``d x d``; ``Sigma~_T = Sigma_W + Sigma~_B`` up to rounding.
+    * ``"autograd"``: ``|dEq.1/dW at W*(H)| / |dEq.1/dW at 0|``, by torch autograd of Eq. 1
+      written term by term;
+    * ``"direct"``: ``|W_LBFGS - W*(H)| / |W*(H)|``, ``W_LBFGS`` minimizing Eq. 1 over ``W``
+      from 0 (``gtol = 1e-14``);
+    * ``"forms"``: the larger distance of the ``d x d`` and ``Kn x Kn`` forms, written with
+      explicit inverses, to ``W*(H)``.
     """
-    H, K, n, d = _features(H, n)
-    means = H.reshape(d, K, n).mean(axis=2)
-    within = (H.reshape(d, K, n) - means[:, :, None]).reshape(d, K * n)
-    between = means - means.mean(axis=1, keepdims=True)
-    return Covariances(within @ within.T / (K * n), between @ between.T / K,
-                       H @ H.T / (K * n), means @ means.T / K)
-
-
-def covariance_traces(H, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(Tr Sigma_W, Tr Sigma_B)`` of one ``H`` (d x Kn) or of a stack ``(..., d, Kn)``.
-
-    Computed from the centred features (no "second moment minus squared mean" cancellation);
-    ``NC1~ = Tr Sigma_W / Tr Sigma_B`` (Eq. 3). Returns two arrays of shape ``H.shape[:-2]``.
-    """
-    n = check_int("n", n, 1)
-    try:
-        arr = np.asarray(H, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"H must be an array of real numbers: {exc}") from None
-    if arr.ndim < 2:
-        raise ValueError(f"H must have shape (..., d, Kn), got shape {arr.shape}")
-    for i in np.ndindex(arr.shape[:-2]):  # validates every matrix of the stack
-        _features(arr[i], n)
-    *lead, d, Kn = arr.shape
-    X = arr.reshape(*lead, d, Kn // n, n)
-    means = X.mean(axis=-1)
-    tr_sw = np.sum((X - means[..., None]) ** 2, axis=(-3, -2, -1)) / Kn
-    tr_sb = np.sum((means - means.mean(axis=-1, keepdims=True)) ** 2, axis=(-2, -1)) / (Kn // n)
-    return tr_sw, tr_sb
-
-
-_FORMS = ("definition", "trace")
-
-
-def _central_path(H, lam_W, lam_H, n, form):
-    """Validate the arguments shared by the central-path functions; return ``(H, K, n, ...)``."""
-    H, K, n, d = _features(H, n)
+    n_H = check_int("n_H", n_H, 1)
     lam_W = check_real("lam_W", lam_W, positive=True)
     lam_H = check_real("lam_H", lam_H)
-    if form not in _FORMS:
-        raise ValueError(f"form must be one of {_FORMS}, got {form!r}")
-    return H, K, n, lam_W, lam_H
+    norm = np.linalg.norm
+
+    def autograd_W(W, H, n):
+        Wt = torch.tensor(W, requires_grad=True)
+        Ht = torch.tensor(H)
+        K, Kn = W.shape[0], H.shape[1]
+        Y = torch.kron(torch.eye(K, dtype=torch.float64), torch.ones(1, n, dtype=torch.float64))
+        f = (((Wt @ Ht - Y) ** 2).sum() / (2 * Kn) + lam_W / (2 * K) * (Wt ** 2).sum()
+             + lam_H / (2 * Kn) * (Ht ** 2).sum())
+        f.backward()
+        return Wt.grad.numpy()
+
+    worst = dict(autograd=0.0, direct=0.0, forms=0.0)
+    for K, n, d in cases:
+        Y = targets(K, n)
+        for _ in range(n_H):
+            H = rng.standard_normal((d, K * n))
+            W_star = optimal_W(H, lam_W, n)
+            worst["autograd"] = max(worst["autograd"], norm(autograd_W(W_star, H, n))
+                                    / norm(autograd_W(np.zeros((K, d)), H, n)))
+
+            def f_of_W(w, H=H, K=K, d=d, n=n):
+                W = w.reshape(K, d)
+                return objective(W, H, lam_W, lam_H, n), gradients(W, H, lam_W, lam_H, n)[0].ravel()
+
+            direct = scipy.optimize.minimize(f_of_W, np.zeros(K * d), jac=True, method="L-BFGS-B",
+                                             options=dict(ftol=0.0, gtol=1e-14, maxiter=10_000))
+            worst["direct"] = max(worst["direct"], norm(direct.x.reshape(K, d) - W_star) / norm(W_star))
+            W_dd = Y @ H.T @ np.linalg.inv(H @ H.T + n * lam_W * np.eye(d))
+            W_kn = Y @ np.linalg.inv(H.T @ H + n * lam_W * np.eye(K * n)) @ H.T
+            worst["forms"] = max(worst["forms"], norm(W_dd - W_star) / norm(W_star),
+                                 norm(W_kn - W_star) / norm(W_star))
+    return worst
 
 
-def _trace_terms(H, n, lam_W):
-    """``(Sigma, C = (Sigma~_T + lam_W/K I)^{-1} as a Cholesky factor)`` of App. A."""
-    S = covariances(H, n)
-    K = H.shape[1] // n
-    B = S.Sigma_T + (lam_W / K) * np.eye(H.shape[0])
-    return S, scipy.linalg.cho_factor(B)
+def theorem_2_1_runs(grid, starts: int, gtol: float, rng: np.random.Generator) -> list[dict]:
+    """:func:`minimize` Eq. 1 from ``starts`` standard-normal ``(W, H)`` (``W`` drawn first, from
+    ``rng``) for each ``(lam_W, lam_H, K, n, d)`` of ``grid``, and measure Theorem 2.1 on each run.
 
-
-def central_path_loss(H, lam_W: float, lam_H: float, n: int, form: str = "definition") -> float:
-    """The central-path loss ``L(H)`` of Sec. 3 (Eq. 1 with ``W = W*(H)``) for ``H`` (d x Kn).
-
-    ``form="definition"``::
-
-        L(H) = ||W*(H) H - Y||^2 / (2Kn) + lam_W ||W*(H)||^2 / (2K) + lam_H ||H||^2 / (2Kn)
-
-    with ``W*(H)`` of footnote 3 (:func:`optimal_W`); ``form="trace"``: the covariance form
-    derived in App. A (``d x d`` matrices; ``C = (Sigma~_T + lam_W/K I)^{-1}``)::
-
-        L(H) = Tr((Sigma_W + lam_W/K I) C) / (2K) + lam_H Tr(Sigma~_T) / 2 - (d - K) / (2K)
-
-    Needs ``lam_W > 0`` (Theorem 3.1), ``lam_H >= 0``.
+    One dict per run, in order: ``case``, ``c``, ``converged``, ``grad`` (final gradient norm),
+    ``f``, ``f_star`` (:func:`optimal_value`), ``gap = |f - f_star|``; for ``c < 1`` also ``Hbar``
+    (d x K class means), ``rho``, ``nc1_tilde`` and ``nc2`` (:func:`nclib.metrics.nc_metrics`),
+    ``ortho = |Hbar^T Hbar - rho I|/rho``, ``align = |W - sqrt(lam_H/lam_W) Hbar^T|/|W|`` and
+    ``etf = |M^T M - rho (I - 11^T/K)|/rho`` (``M``: centred means); for ``c >= 1``
+    ``origin = max(|W|, |H|)``.
     """
-    H, K, n, lam_W, lam_H = _central_path(H, lam_W, lam_H, n, form)
-    if form == "definition":
-        W = _optimal_W(H, targets(K, n), lam_W, n)
-        return objective(W, H, lam_W, lam_H, n)
-    S, cho = _trace_terms(H, n, lam_W)
-    d = H.shape[0]
-    A = S.Sigma_W + (lam_W / K) * np.eye(d)
-    return float(np.trace(scipy.linalg.cho_solve(cho, A)) / (2 * K)
-                 + lam_H * np.trace(S.Sigma_T) / 2 - (d - K) / (2 * K))
-
-
-def _grad(H, Y, lam_W, lam_H, n):
-    """``grad L(H)`` (Eq. 7) on validated arguments, through ``W*(H)``; also returns ``W*``."""
-    W = _optimal_W(H, Y, lam_W, n)
-    return (W.T @ (W @ H - Y) + lam_H * H) / (Y.shape[0] * n), W
-
-
-def central_path_grad(H, lam_W: float, lam_H: float, n: int,
-                      form: str = "definition") -> np.ndarray:
-    """Gradient of :func:`central_path_loss`, Eq. 7, shape ``(d, Kn)``.
-
-    With ``C = (Sigma~_T + lam_W/K I)^{-1}`` and ``A = Sigma_W + lam_W/K I``, Eq. 7 reads::
-
-        grad L(H) = ( C (H - H_bar (x) 1_n^T) - C A C H + lam_H K H ) / (K^2 n)
-
-    ``form="trace"`` evaluates exactly this (``d x d`` matrices, Cholesky solves).
-    ``form="definition"`` (the default, cheaper) uses ``C A C = C - C Sigma~_B C`` and
-    ``W*(H) = H_bar^T C / K`` (App. A) to write the same gradient as::
-
-        grad L(H) = ( W*^T (W* H - Y) + lam_H H ) / (Kn)
-
-    i.e. the ``H``-gradient of Eq. 1 at ``W = W*(H)``, solving the smaller of the ``d x d`` and
-    ``Kn x Kn`` systems (:func:`optimal_W`). Needs ``lam_W > 0``, ``lam_H >= 0``.
-    """
-    H, K, n, lam_W, lam_H = _central_path(H, lam_W, lam_H, n, form)
-    if form == "definition":
-        return _grad(H, targets(K, n), lam_W, lam_H, n)[0]
-    S, cho = _trace_terms(H, n, lam_W)
-    d = H.shape[0]
-    centred = H - np.repeat(class_means(H, n), n, axis=1)
-    A = S.Sigma_W + (lam_W / K) * np.eye(d)
-    CH = scipy.linalg.cho_solve(cho, H)
-    return (scipy.linalg.cho_solve(cho, centred) - scipy.linalg.cho_solve(cho, A @ CH)
-            + lam_H * K * H) / (K * K * n)
-
-
-def covariance_rates(H, lam_W: float, lam_H: float, n: int) -> Covariances:
-    """Time derivatives of the covariances along the flow of Eq. 4 at ``H``, by Lemma A.1.
-
-    With ``C_B = Sigma_B C``, ``C~_B = Sigma~_B C``, ``C_W = Sigma_W C`` and
-    ``C = (Sigma~_T + lam_W/K I)^{-1}``::
-
-        dSigma_B/dt  = (C_B (I - C~_B) + (I - C~_B^T) C_B^T) / K - 2 lam_H Sigma_B
-        dSigma_W/dt  = -(C_W C~_B + C~_B^T C_W^T) / K - 2 lam_H Sigma_W
-        dSigma~_T/dt = ((I - C~_B - C_W) C~_B + C~_B^T (I - C~_B^T - C_W^T)) / K
-                       - 2 lam_H Sigma~_T
-
-    Returns :class:`Covariances` of these ``d x d`` rates (``Sigma_Bt``: ``dSigma~_T/dt -
-    dSigma_W/dt``, since ``Sigma~_T = Sigma_W + Sigma~_B``).
-    """
-    H, K, n, lam_W, lam_H = _central_path(H, lam_W, lam_H, n, "trace")
-    S, cho = _trace_terms(H, n, lam_W)
-    I = np.eye(H.shape[0])
-    C = scipy.linalg.cho_solve(cho, I)  # d x d, symmetric
-    CB, CBt, CW = S.Sigma_B @ C, S.Sigma_Bt @ C, S.Sigma_W @ C
-
-    def sym(X):
-        return (X + X.T) / K
-
-    dB = sym(CB @ (I - CBt)) - 2 * lam_H * S.Sigma_B
-    dW = -sym(CW @ CBt) - 2 * lam_H * S.Sigma_W
-    dT = sym((I - CBt - CW) @ CBt) - 2 * lam_H * S.Sigma_T
-    return Covariances(dW, dB, dT, dT - dW)
-
-
-class FlowPath(NamedTuple):
-    """Solution of the gradient flow of Eq. 4 (:func:`gradient_flow`).
-
-    ``t`` (T,): times; ``H`` (T, d, Kn): features; ``within`` (T, d, Kn): the within-class
-    deviations ``H - H_bar (x) 1_n^T``, kept to full relative precision even when they are far
-    below the round-off of ``H`` (so ``Tr Sigma_W = ||within||^2 / (Kn)``); ``nfev``: number of
-    evaluations of the right-hand side."""
-
-    t: np.ndarray
-    H: np.ndarray
-    within: np.ndarray
-    nfev: int
-
-
-def gradient_flow(H0, t_eval, lam_W: float, lam_H: float, n: int, rtol: float = 1e-10,
-                  atol: float = 1e-12, method: str = "DOP853") -> FlowPath:
-    """Integrate the gradient flow on the central path, Eq. 4, ``dH/dt = -Kn grad L(H)``.
-
-    Starts at ``H(0) = H0`` (d x Kn) and returns ``H`` at the times ``t_eval`` (1-D, >= 0,
-    strictly increasing) as a :class:`FlowPath`, by ``scipy.integrate.solve_ivp`` with the
-    adaptive ``method`` (default: 8th-order Dormand-Prince) at tolerances ``rtol``, ``atol``.
-
-    Coordinates. By Eq. 7, with ``W* = W*(H)``, the flow splits into the class means and the
-    within-class deviations ``D = H - H_bar (x) 1_n^T``::
-
-        dH_bar/dt = W*^T (I_K - W* H_bar) - lam_H H_bar
-        dD/dt     = -(W*^T W* + lam_H I) D
-
-    Either block may decay by hundreds of orders of magnitude (``D`` as the flow collapses, both
-    when ``lam_H lam_W > 1`` sends ``H`` to 0), far below ``atol`` and the round-off of ``H``.
-    So each block ``X`` is integrated as ``X = e^a X_hat`` with ``|X_hat|`` ~ 1 and
-    ``da/dt = <X_hat, V> / |X_hat|^2`` (``V = e^{-a} dX/dt``), and the tolerances control it
-    relative to its own size: ``Tr Sigma_W`` and ``Tr Sigma_B`` are resolved at every ``t``.
-    Needs ``lam_W > 0``. Raises ``RuntimeError`` if the integrator fails.
-    """
-    H0, K, n, lam_W, lam_H = _central_path(H0, lam_W, lam_H, n, "definition")
-    t_eval = np.asarray(t_eval, dtype=np.float64)
-    if t_eval.ndim != 1 or t_eval.size == 0:
-        raise ValueError(f"t_eval must be a non-empty 1-D array, got shape {t_eval.shape}")
-    if not np.all(np.isfinite(t_eval)) or t_eval[0] < 0 or np.any(np.diff(t_eval) <= 0):
-        raise ValueError("t_eval must be finite, >= 0 and strictly increasing")
-    rtol = check_real("rtol", rtol, positive=True)
-    atol = check_real("atol", atol, positive=True)
-    d, Kn = H0.shape
-    Y = targets(K, n)
-    means0 = class_means(H0, n)
-    blocks0 = (means0, H0 - np.repeat(means0, n, axis=1))
-    logs0 = [np.log(np.linalg.norm(X)) if np.any(X) else 0.0 for X in blocks0]
-    split = d * K
-
-    def unpack(y):
-        return y[:split].reshape(d, K), y[split:-2].reshape(d, Kn), y[-2], y[-1]
-
-    def scaled(X, V):
-        """(dX_hat/dt, da/dt) for X = e^a X_hat with V = e^{-a} dX/dt."""
-        xx = np.sum(X * X)
-        rate = np.sum(X * V) / xx if xx > 0 else 0.0
-        return V - rate * X, rate
-
-    def rhs(_, y):
-        M, U, a, b = unpack(y)
-        means = np.exp(a) * M
-        W = _optimal_W(np.repeat(means, n, axis=1) + np.exp(b) * U, Y, lam_W, n)
-        dM, da = scaled(M, np.exp(-a) * W.T - W.T @ (W @ M) - lam_H * M)
-        dU, db = scaled(U, -(W.T @ (W @ U)) - lam_H * U)
-        return np.concatenate([dM.ravel(), dU.ravel(), [da, db]])
-
-    y0 = np.concatenate([(X / np.exp(a)).ravel() for X, a in zip(blocks0, logs0)] + [logs0])
-    sol = scipy.integrate.solve_ivp(rhs, (0.0, float(t_eval[-1])), y0, method=method,
-                                    t_eval=t_eval, rtol=rtol, atol=atol)
-    if not sol.success:
-        raise RuntimeError(f"gradient_flow: solve_ivp ({method}) failed: {sol.message}")
-    means = np.exp(sol.y[-2])[:, None, None] * sol.y[:split].T.reshape(-1, d, K)
-    within = np.exp(sol.y[-1])[:, None, None] * sol.y[split:-2].T.reshape(-1, d, Kn)
-    return FlowPath(sol.t, np.repeat(means, n, axis=2) + within, within, int(sol.nfev))
-
-
-def solve_eq2(H0, lam_W: float, lam_H: float, beta: float, n: int, gtol: float = 1e-10,
-              max_iter: int = 20000) -> tuple[np.ndarray, np.ndarray]:
-    """The minimizer ``(W, H) = (W*(H_{1/beta}), H_{1/beta})`` of Eq. 2 for input features ``H0``.
-
-    ``H_{1/beta}`` minimizes the reduced objective of Sec. 3 (``H``, ``H0``: d x Kn)::
-
-        F(H) = L(H) + beta ||H - H0||^2 / (2Kn),   grad F = grad L(H) + beta (H - H0) / (Kn)
-
-    and is returned with ``||grad F||_F <= gtol``, ``grad L`` being Eq. 7
-    (:func:`central_path_grad`), and ``W = W*(H)`` (:func:`optimal_W`).
-
-    How. For fixed ``W``, Eq. 2 is a ridge regression in ``H`` with the closed form
-    ``H - H0 = (W^T W + (lam_H + beta) I)^{-1} (W^T (Y - W H0) - lam_H H0)`` (a ``K x K`` solve by
-    the Woodbury identity), whose rows lie in the span of the rows of ``Y`` and ``H0``. So, in an
-    orthonormal basis ``B`` of that span (one QR of ``[Y^T, H0^T]``, at most ``d + K`` columns),
-    L-BFGS minimizes ``min_H f(W, H; H0)`` over ``W`` (``K x d``), started at ``W*(H0)``; the
-    optimal ``W`` and ``H`` of that problem are exactly the minimizer of Eq. 2. As in
-    :func:`minimize`, L-BFGS runs on displacements, each increment being Eq. 2's exact
-    expansion, so the gradient can be driven below the round-off of the objective; its stop is
-    ``||grad F(H(W))|| <= gtol`` (Eq. 7, in the same coordinates). Cost per evaluation
-    ``O(K d min(Kn, d + K))``. Needs ``lam_W > 0``, ``lam_H >= 0``, ``beta > 0``. Raises
-    ``RuntimeError`` (stating the norm reached) if ``max_iter`` iterations do not get there.
-    ``H - H0`` is formed directly (no cancellation); a gradient recomputed from the returned
-    ``H`` carries an extra round-off of about ``beta eps |H0| / (Kn)``.
-    """
-    H0, K, n, lam_W, lam_H = _central_path(H0, lam_W, lam_H, n, "definition")
-    beta = check_real("beta", beta, positive=True)
+    starts = check_int("starts", starts, 1)
     gtol = check_real("gtol", gtol, positive=True)
-    max_iter = check_int("max_iter", max_iter, 1)
-    d, Kn = H0.shape
-    Y = targets(K, n)
-    X0, B = H0, None
-    if d + K < Kn:  # coordinates in the span of the rows of Y and H0 (exact: B^T B = I)
-        B = np.linalg.qr(np.hstack([Y.T, H0.T]))[0]
-        X0, Y = H0 @ B, Y @ B
-    c = lam_H + beta
-
-    def delta(W):
-        """argmin_H f(W, H; H0) - H0, by the Woodbury identity (K x K solve)."""
-        P = W @ X0
-        Q = Y - P
-        WWt = W @ W.T
-        G = WWt + c * np.eye(K)
-        S = scipy.linalg.solve(G, WWt @ Q - lam_H * P, assume_a="pos")
-        return (W.T @ (Q - S) - lam_H * X0) / c
-
-    def increment_from(x):
-        """min_H f(W + dW, .) - min_H f(W, .) and its W-gradient, for the flattened dW."""
-        W = x.reshape(K, d)
-        D = delta(W)
-        H = X0 + D
-        R0 = W @ H - Y
-
-        def increment(dx):
-            dW = dx.reshape(K, d)
-            df, gW, _ = _eq2_increment(W, H, R0, D, dW, delta(W + dW) - D, lam_W, lam_H, beta,
-                                       Kn)
-            return df, gW.ravel()
-        return increment
-
-    def norm_at(x):
-        D = delta(x.reshape(K, d))
-        return float(np.linalg.norm(_grad(X0 + D, Y, lam_W, lam_H, n)[0] + beta * D / Kn))
-
-    # With g the W-gradient at (W, H(W)), |grad F| <= (K/lam_W) |g| (|WH - Y| + |W*| |H|)/(Kn):
-    # L-BFGS aims at |g| <= gtol lam_W / K, and the rounds check grad F itself.
-    W0 = _optimal_W(X0, Y, lam_W, n)
-    x, norm, n_iter, message = _lbfgs_on_increments(W0.ravel(), increment_from, norm_at, gtol,
-                                                     max_iter, inner_gtol=gtol * lam_W / K)
-    if norm > gtol:
-        raise RuntimeError(f"solve_eq2 stopped at |grad F| = {norm:.3e} > gtol={gtol:.1e} after "
-                           f"{n_iter} L-BFGS iterations ({message}); raise max_iter or gtol")
-    D = delta(x.reshape(K, d))
-    W = _optimal_W(X0 + D, Y, lam_W, n)
-    return W, H0 + (D if B is None else D @ B.T)
+    norm = np.linalg.norm
+    runs = []
+    for lam_W, lam_H, K, n, d in grid:
+        c_val, r, f_star = np.sqrt(lam_W * lam_H), rho(lam_W, lam_H), optimal_value(lam_W, lam_H)
+        labels = class_labels(K, n)
+        for _ in range(starts):
+            res = minimize(rng.standard_normal((K, d)), rng.standard_normal((d, K * n)),
+                           lam_W, lam_H, n, gtol=gtol)
+            run = dict(case=(lam_W, lam_H, K, n, d), c=c_val, converged=res.converged,
+                       grad=res.grad_norm, f=res.objective, f_star=f_star, gap=abs(res.objective - f_star))
+            if c_val < 1:
+                Hbar = class_means(res.H, n)
+                centred = Hbar - Hbar.mean(axis=1, keepdims=True)
+                P = np.eye(K) - np.ones((K, K)) / K
+                m = metrics.nc_metrics(res.H.T, labels, res.W)
+                run.update(Hbar=Hbar, rho=r, nc1_tilde=m.nc1_tilde, nc2=m.nc2,
+                           ortho=norm(Hbar.T @ Hbar - r * np.eye(K)) / r,
+                           align=norm(res.W - np.sqrt(lam_H / lam_W) * Hbar.T) / norm(res.W),
+                           etf=norm(centred.T @ centred - r * P) / r)
+            else:
+                run.update(origin=max(norm(res.W), norm(res.H)))
+            runs.append(run)
+    return runs

@@ -15,6 +15,17 @@ which opens one page and returns a :class:`PageReport` listing every problem fou
 - the Colab launch link, when one is expected;
 - theme: the page is in the requested theme, and the background of every figure, as
   rendered, is light (so dark text in figures stays legible in the dark theme).
+
+:func:`check_layout` checks what a reader sees at one viewport (:data:`VIEWPORTS`: desktop
+1280 x 900, phone 390 x 844), in either theme:
+
+- nothing is cut off: no ``pre``, cell output or display-math element whose content is wider
+  than the element (``scrollWidth > clientWidth``);
+- every figure (an image in a cell output or a ``<figure>``) has a caption;
+- every visible link's text contrasts with its background by at least 4.5:1 (WCAG AA);
+- no progress-bar text ("it/s"), warning printed by a cell, or absolute machine path;
+- on the phone, the menu button opens the navigation drawer and the page-contents button
+  opens the page's contents.
 """
 
 from __future__ import annotations
@@ -35,7 +46,14 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-VIEWPORT = {"width": 1280, "height": 900}
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+MIN_CONTRAST = 4.5  # WCAG 2 AA, normal text
+# Progress-bar rates, warnings printed by a cell, and absolute paths of a machine.
+PROGRESS = re.compile(r"\d\s*(?:it/s|s/it)\b")
+WARNING = re.compile(r"\b\w*Warning: ")
+# (system-wide data such as /usr/share/... is a documented location, not a machine's path)
+MACHINE_PATH = re.compile(r"(?<![\w.:/~-])/(?:home|tmp|work|root|Users|usr(?!/share/)|opt|var|srv|mnt|private)/[\w.@+-]+"
+                          r"|\b[A-Z]:\\[\w.-]+")
 TIMEOUT_MS = 30_000
 # A figure's border, as rendered, must be at least this light (0-255 luminance, median over
 # a 3-pixel ring inside the image). White is 255, and 178 in the dark theme, which dims
@@ -107,6 +125,7 @@ class PageReport:
     figures: int = 0         # figure images checked
     internal_links: int = 0  # internal links (and anchors) resolved
     checks: int = 0          # individual assertions made
+    overflowing: int = 0     # pre, output and display-math elements cut off (check_layout)
 
     def check(self, ok: bool, problem: str) -> None:
         self.checks += 1
@@ -149,12 +168,15 @@ def chromium():
             browser.close()
 
 
-def new_context(browser, theme: str = "light"):
+def new_context(browser, theme: str = "light", viewport: str = "desktop"):
     """A context whose pages start in ``theme`` ('light' or 'dark', pydata-sphinx-theme's
-    ``localStorage`` keys)."""
+    ``localStorage`` keys), at ``viewport`` (a key of :data:`VIEWPORTS`)."""
     if theme not in ("light", "dark"):
         raise ValueError(f"theme must be 'light' or 'dark', got {theme!r}")
-    context = browser.new_context(viewport=VIEWPORT, color_scheme=theme)
+    if viewport not in VIEWPORTS:
+        raise ValueError(f"viewport must be one of {list(VIEWPORTS)}, got {viewport!r}")
+    context = browser.new_context(viewport=VIEWPORTS[viewport], color_scheme=theme,
+                                  is_mobile=viewport == "phone", has_touch=viewport == "phone")
     context.add_init_script(f"localStorage.setItem('mode', '{theme}');"
                             f"localStorage.setItem('theme', '{theme}');")
     context.set_default_timeout(TIMEOUT_MS)
@@ -220,10 +242,13 @@ def _border_luminance(png: bytes) -> float:
 
 
 def check_page(context, url: str, root: Path, base: str, *, colab: str | None = None,
-               screenshot: Path | None = None) -> PageReport:
+               screenshot: Path | None = None, viewport: str = "desktop", full: bool = True,
+               drawers: bool = True) -> PageReport:
     """Open ``url`` (served from ``root`` at ``base``) and check everything in the module
     docstring. ``colab``: the launch link the page must have. ``screenshot``: where to write
-    a full-page PNG."""
+    a full-page PNG. ``viewport``: the context's viewport (for :func:`check_layout`); ``full``:
+    False checks only the layout (the content is the same at every viewport); ``drawers``: see
+    :func:`check_layout`."""
     page = context.new_page()
     # the theme the context asks for (see new_context)
     dark = page.evaluate("() => matchMedia('(prefers-color-scheme: dark)').matches")
@@ -253,6 +278,12 @@ def check_page(context, url: str, root: Path, base: str, *, colab: str | None = 
         page.goto(url, wait_until="load")
         page.evaluate(_IMAGES_SETTLED_JS)
         mathjax = page.evaluate(_MATHJAX_JS)
+        if screenshot is not None:  # first: the checks below scroll the page and open drawers
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+        check_layout(report, page, viewport, drawers)
+        if not full:
+            return report
         report.check(mathjax != "missing", "MathJax did not start on a page with math")
         dom = page.evaluate(_DOM_JS)
         _check_dom(report, dom)
@@ -261,9 +292,6 @@ def check_page(context, url: str, root: Path, base: str, *, colab: str | None = 
             launch = {href for href in dom["links"] if "colab.research.google.com" in href}
             report.check(launch == {colab},
                          f"Colab launch link should be {colab}, found {sorted(launch)}")
-        if screenshot is not None:  # first: the figure checks below scroll the page
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(screenshot), full_page=True)
         _check_figure_backgrounds(report, page, dom)
     finally:
         page.close()
@@ -305,3 +333,116 @@ def _check_figure_backgrounds(report: PageReport, page, dom: dict) -> None:
         report.check(luminance >= LIGHT,
                      f"figure {img['src']} has a dark background in the {report.theme} theme "
                      f"(border luminance {luminance:.0f} < {LIGHT}): its text may be invisible")
+
+
+# What a reader sees at the current viewport: cut-off content, figures without captions, link
+# contrast, and the page's full visible text (for progress bars, warnings and paths).
+_LAYOUT_JS = """() => {
+  const describe = (e) => {
+    const where = e.closest('section[id]');
+    const text = (e.innerText || e.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 60);
+    return `${where ? '#' + where.id + ' ' : ''}"${text}"`;
+  };
+  const shown = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
+  const cut = [];
+  const kinds = [['pre', 'pre'], ['.cell_output', 'cell output'], ['.output', 'output'],
+                 ['div.math', 'display math'], ['mjx-container[display="true"]', 'display math']];
+  for (const [selector, kind] of kinds) {
+    for (const e of document.querySelectorAll(selector)) {
+      if (shown(e) && e.scrollWidth > e.clientWidth + 1)
+        cut.push(`${kind} ${describe(e)} is ${e.scrollWidth - e.clientWidth} px wider than its ` +
+                 `${e.clientWidth} px box`);
+    }
+  }
+  const uncaptioned = [...document.images].filter((img) => img.closest('.cell_output, .output, figure'))
+    .filter((img) => !((img.closest('figure') || {querySelector: () => null})
+                        .querySelector('figcaption') || {textContent: ''}).textContent.trim())
+    .map((img) => img.getAttribute('src') || '');
+  const rgba = (c) => {
+    const m = /rgba?\\(([^)]*)\\)/.exec(c);
+    if (!m) return null;
+    const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(parseFloat);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+  };
+  const over = (top, under) => top.slice(0, 3).map((v, i) => v * top[3] + under[i] * (1 - top[3]));
+  const background = (e) => {
+    const layers = [];
+    for (let x = e; x; x = x.parentElement) {
+      const c = rgba(getComputedStyle(x).backgroundColor);
+      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    return layers.reverse().reduce((under, top) => over(top, under), [255, 255, 255]);
+  };
+  const luminance = (rgb) => {
+    const [r, g, b] = rgb.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const contrast = [];
+  let links = 0;
+  for (const a of document.querySelectorAll('a[href]')) {
+    const text = (a.innerText || '').trim();
+    if (!text || !shown(a) || a.closest('.headerlink, mjx-container')) continue;
+    if (getComputedStyle(a).opacity === '0') continue;
+    const bg = background(a), fg = rgba(getComputedStyle(a).color);
+    if (!fg) continue;
+    links += 1;
+    const [l1, l2] = [luminance(over(fg, bg)), luminance(bg)].sort((x, y) => y - x);
+    const ratio = (l1 + 0.05) / (l2 + 0.05);
+    if (ratio < %(min)s) contrast.push(`"${text.slice(0, 40)}" ${ratio.toFixed(2)}:1`);
+  }
+  return {cut, uncaptioned, contrast, links, text: document.body.innerText};
+}""" % {"min": MIN_CONTRAST}
+
+# Open a drawer with its button (phone): resolves to the number of the drawer's links that a
+# reader can then see and tap, or -1 when the page has no such button.
+_DRAWER_JS = """async ([button, drawer]) => {
+  const toggle = [...document.querySelectorAll(button)].find((b) => b.getClientRects().length);
+  if (!toggle) return -1;
+  toggle.click();
+  await new Promise((r) => setTimeout(r, 600));
+  let seen = 0;
+  for (const a of document.querySelectorAll(drawer.split(',').map((d) => d + ' a[href]').join(','))) {
+    const r = a.getBoundingClientRect();
+    if (!r.width || !r.height || r.right <= 0 || r.left >= innerWidth || r.bottom <= 0 || r.top >= innerHeight)
+      continue;
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    if (hit && (hit === a || a.contains(hit))) seen += 1;
+  }
+  document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}));
+  return seen;
+}"""
+PRIMARY_TOGGLE = "button.primary-toggle, label.primary-toggle, .sidebar-toggle.primary-toggle"
+PRIMARY_DRAWER = ".bd-sidebar-primary, #pst-primary-sidebar, dialog#pst-primary-sidebar-modal"
+SECONDARY_TOGGLE = "button.secondary-toggle, label.secondary-toggle"
+SECONDARY_DRAWER = ".bd-sidebar-secondary, #pst-secondary-sidebar, dialog#pst-secondary-sidebar-modal"
+
+
+def check_layout(report: PageReport, page, viewport: str, drawers: bool = True) -> None:
+    """The checks of what a reader sees at ``viewport`` (module docstring) on an open page;
+    ``drawers``: on the phone, also open the menu and page-contents drawers (the same in
+    either theme)."""
+    found = page.evaluate(_LAYOUT_JS)
+    where = f"at {viewport} size"
+    report.check(not found["cut"], f"cut off {where}: " + "; ".join(found["cut"][:8])
+                 + (f" (and {len(found['cut']) - 8} more)" if len(found["cut"]) > 8 else ""))
+    report.overflowing = len(found["cut"])
+    for src in found["uncaptioned"]:
+        report.check(False, f"figure without a caption: {src}")
+    report.check(not found["contrast"], f"link contrast below {MIN_CONTRAST}:1 in the {report.theme} "
+                 f"theme: " + "; ".join(found["contrast"][:8]))
+    text = found["text"]
+    for pattern, what in ((PROGRESS, "progress-bar text"), (WARNING, "a printed warning"),
+                          (MACHINE_PATH, "an absolute machine path")):
+        hit = pattern.search(text)
+        report.check(hit is None, f"{what} in the page: ...{text[max(hit.start() - 40, 0):hit.end() + 40]}..."
+                     if hit else "")
+    if viewport == "phone" and drawers:
+        menu = page.evaluate(_DRAWER_JS, [PRIMARY_TOGGLE, PRIMARY_DRAWER])
+        report.check(menu != -1, "no menu button on the phone")
+        report.check(menu != 0, "the menu button does not open the navigation drawer on the phone")
+        if page.evaluate(f"() => !!document.querySelector('{SECONDARY_DRAWER.split(',')[0]} a[href]')"):
+            page.reload(wait_until="load")
+            page.evaluate(_MATHJAX_JS)
+            contents = page.evaluate(_DRAWER_JS, [SECONDARY_TOGGLE, SECONDARY_DRAWER])
+            report.check(contents != -1, "no page-contents button on the phone")
+            report.check(contents != 0, "the page-contents button does not open the page's contents on the phone")

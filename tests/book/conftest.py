@@ -4,6 +4,9 @@
 folder (every chapter is executed again). A build that fails makes every test that uses the
 site fail; nothing is skipped. The browser tests write their screenshots to
 ``<repo>/_build/screenshots/``; external links they met are listed at the end of the run.
+
+``NCLIB_SITE=<folder>`` uses a site built before instead: the ``--path-output`` folder of a
+``jupyter-book build`` whose log was saved as ``<folder>/build.log``.
 """
 
 from __future__ import annotations
@@ -52,6 +55,13 @@ def toc_docnames() -> list[str]:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> SimpleNamespace:
+    prebuilt = os.environ.get("NCLIB_SITE")
+    if prebuilt:
+        folder = Path(prebuilt)
+        log = folder / "build.log"
+        if not (folder / "_build" / "html").is_dir() or not log.is_file():
+            pytest.fail(f"NCLIB_SITE={prebuilt} needs _build/html and build.log in it", pytrace=False)
+        return SimpleNamespace(html=folder / "_build" / "html", log=log.read_text(encoding="utf-8"), seconds=0.0)
     out = tmp_path_factory.mktemp("site")
     env = dict(os.environ, NCLIB_PROFILE="smoke")
     # `jupyter-book build ...`, run by the interpreter that runs these tests

@@ -1,4 +1,5 @@
-"""Every chapter is a jupytext pair (book/NN_name.md + book/NN_name.ipynb) kept in sync.
+"""Every chapter, and the introduction, is a jupytext pair (book/NN_name.md + book/NN_name.ipynb)
+kept in sync.
 
 The .md is the text we review and edit; the .ipynb is the page the site builds and Colab
 opens. These tests fail when the two drift apart (run ``make sync``), when a notebook is
@@ -35,6 +36,8 @@ def _chapters() -> list[Path]:
 
 CHAPTERS = _chapters()
 IDS = [p.stem for p in CHAPTERS]
+PAIRS = CHAPTERS + [BOOK / "intro.md"]  # the introduction computes its findings: a notebook too
+PAIR_IDS = [p.stem for p in PAIRS]
 
 
 def _cells(nb) -> list[tuple[str, str]]:
@@ -58,7 +61,7 @@ def test_every_chapter_notebook_has_its_markdown():
     assert not orphans, f"notebooks without a paired jupytext .md: {orphans}"
 
 
-@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+@pytest.mark.parametrize("md", PAIRS, ids=PAIR_IDS)
 def test_pair_is_in_sync(md: Path):
     from_md = _cells(jupytext.read(md))
     from_ipynb = _cells(_notebook(md))
@@ -69,7 +72,7 @@ def test_pair_is_in_sync(md: Path):
         assert a == b, f"{md.name}: cell {i} differs between .md and .ipynb (run `make sync`)"
 
 
-@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+@pytest.mark.parametrize("md", PAIRS, ids=PAIR_IDS)
 def test_pair_formats(md: Path):
     nb = _notebook(md)
     assert nb.metadata.get("jupytext", {}).get("formats") == FORMATS, (
@@ -78,7 +81,7 @@ def test_pair_formats(md: Path):
         f"{md.name}'s header lacks formats: {FORMATS}")
 
 
-@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+@pytest.mark.parametrize("md", PAIRS, ids=PAIR_IDS)
 def test_first_code_cell_installs_nclib_only_in_colab(md: Path):
     code = [cell for cell in _notebook(md).cells if cell.cell_type == "code"]
     assert code, f"{md.name} has no code cell"
@@ -89,7 +92,7 @@ def test_first_code_cell_installs_nclib_only_in_colab(md: Path):
         f"(and only there); it reads:\n{first}")
 
 
-@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+@pytest.mark.parametrize("md", PAIRS, ids=PAIR_IDS)
 def test_notebook_committed_without_outputs(md: Path):
     dirty = [i for i, cell in enumerate(_notebook(md).cells) if cell.cell_type == "code"
              and (cell.get("outputs") != [] or cell.get("execution_count") is not None)]
@@ -150,9 +153,22 @@ def test_plumbing_is_collapsed_and_results_are_shown(md: Path):
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
-def test_every_figure_offers_its_data(md: Path):
-    figures = [cell.source for cell in _notebook(md).cells
-               if cell.cell_type == "code" and "plt.show()" in cell.source]
-    bare = [src.strip().splitlines()[0] for src in figures if "figure_data(" not in src]
-    assert not bare, (f"{md.name}: figure cells without `plotting.figure_data(...)` below "
-                      f"the figure (first lines): {bare}")
+def test_every_figure_has_a_caption_and_offers_its_data(md: Path):
+    """A figure cell (one that calls ``plt.show()``) carries a MyST-NB figure caption, and the next
+    code cell shows the figure's profile and data (``plotting.figure_data``). Not the same cell:
+    MyST-NB wraps every display output of a captioned cell in the figure, so the data link would
+    be a second figure with the same caption and name."""
+    code = [cell for cell in _notebook(md).cells if cell.cell_type == "code"]
+    problems = []
+    for i, cell in enumerate(code):
+        if "plt.show()" not in cell.source:
+            continue
+        head = cell.source.strip().splitlines()[0]
+        figure = cell.metadata.get("mystnb", {}).get("figure", {})
+        if not str(figure.get("caption", "")).strip():
+            problems.append(f"{head!r}: no `mystnb: figure: caption` in the cell's metadata")
+        if "figure_data(" in cell.source:
+            problems.append(f"{head!r}: calls figure_data in the figure's cell; move it to the next cell")
+        if i + 1 >= len(code) or "figure_data(" not in code[i + 1].source:
+            problems.append(f"{head!r}: the next code cell does not call plotting.figure_data(...)")
+    assert not problems, f"{md.name}: " + "; ".join(problems)

@@ -74,16 +74,47 @@ def test_intro_has_rendered_bibliography(site):
     assert re.search(r"Tirer\s+<em>et al\.</em>|Tirer\s+et al\.", page)
 
 
-def test_claims_ledger_lists_every_chapter_with_links_to_its_cells(site):
-    """Each chapter that keeps a Ledger has its claims on the ledger page, each linked to a
-    section label of that chapter, with a verdict at the smoke profile."""
+def test_claims_ledger_links_each_claim_to_its_verdict_row(site):
+    """Every chapter that keeps a Ledger has its claims on the ledger page; each claim links to
+    an id on its chapter's page, and a claim the site's (smoke) build computed links to its own
+    verdict row there (nclib.report.claim_id), not to a heading that many claims share."""
+    from nclib import ledger, report
+
     page = _page(site, "book/10_claims_ledger")
-    links = re.findall(r'<a href="([0-9][\w]*)\.html#([a-z0-9-]+)">', page)
+    links = re.findall(r'<a href="([0-9][\w]*)\.html#([a-z0-9-]+)">(.*?)</a>', page)
     assert links, "the ledger page has no linked claims"
     chapters = sorted({p.stem for p in ROOT_BOOK.glob("[0-9]*.md") if "Ledger(" in p.read_text(encoding="utf-8")})
-    assert sorted({stem for stem, _ in links}) == chapters
-    for stem, anchor in set(links):
-        assert f"({anchor})=" in (ROOT_BOOK / f"{stem}.md").read_text(encoding="utf-8"), (
-            f"the ledger links {stem}#{anchor}, which is not a label of {stem}.md")
-    smoke_cells = re.findall(r"<tr><td>\d+</td><td><a [^>]*>.*?</a></td><td[^>]*>(.*?)</td>", page, flags=re.S)
-    assert smoke_cells and not any("not run" in c for c in smoke_cells), "a chapter left no smoke verdict"
+    assert sorted({stem for stem, _, _ in links}) == chapters
+    ids = {stem: set(re.findall(r'\sid="([^"]+)"', _page(site, f"book/{stem}"))) for stem in chapters}
+    missing = [f"{stem}#{anchor}" for stem, anchor, _ in links if anchor not in ids[stem]]
+    assert not missing, f"ledger links to ids its chapters lack: {missing[:10]}"
+    built = {(c["page"], c["claim"]): c["chapter"] for entry in ledger.load("smoke") for c in entry["claims"]}
+    for stem, anchor, text in links:
+        chapter = built.get((stem, html.unescape(text)))
+        assert chapter is None or anchor == report.claim_id(chapter, html.unescape(text)), (
+            f"{stem}#{anchor}: a claim the build computed links to a section, not to its verdict row")
+    assert all(report.claim_id(c["chapter"], c["claim"]) in ids[c["page"]]
+               for entry in ledger.load("smoke") for c in entry["claims"]), "a verdict row has no id"
+    assert "<th>smoke</th>" not in page, "the ledger page has a smoke column, which is not evidence"
+
+
+def test_intro_opens_with_the_findings(site):
+    page = _page(site, "book/intro")
+    text = " ".join(_text(page[page.index("<article"):page.index("</article>")]).split())
+    assert "Findings at a glance" in text
+    start = text.index("Findings at a glance")
+    assert start < text.index("The paper in one paragraph"), "the findings do not open the introduction"
+    assert re.search(r"small \d+ \d+ \d+ \d+ \d+", text), "no verdict counts for the small profile"
+    assert "Erratum" in text and "Scales." in text
+
+
+def test_notebook_download_is_the_executed_notebook(site):
+    """The ".ipynb" download (``_sources/``) carries the outputs shown on the page."""
+    import json
+
+    for name in ("book/intro.ipynb", "book/06_weight_decay_cifar10.ipynb"):
+        path = site.html / "_sources" / name
+        assert path.is_file(), f"no download {path}"
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        assert any(cell.get("outputs") for cell in cells if cell["cell_type"] == "code"), (
+            f"the download {name} is the notebook without outputs")

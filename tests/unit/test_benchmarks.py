@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("script,pattern", [
     ("bench_train.py", r"ratio plain / engine = \d+\.\d+x"),
     ("bench_sweep.py", r"ratio best \(\d+ runs\) / 1 run = \d+\.\d+x"),
+    ("bench_cpu.py", r"ratio channels-last / plain = \d+\.\d+x"),
 ])
 def test_benchmark_prints_its_ratio(script, pattern):
     env = dict(os.environ, NCLIB_PROFILE="smoke")

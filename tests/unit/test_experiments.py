@@ -116,8 +116,26 @@ def test_full_scale_reports_pending_until_every_run_is_stored(offline, monkeypat
     assert runs == {} and "pending. 0 of 1 runs" in status
     (config,) = experiments.grid("fig2", "paper").values()
     fake = {"config": json.loads(json.dumps(config.__dict__)), "wall_time_s": 7200.0,
-            "provenance": {"device": "cuda (test GPU)", "git commit": "abc"}, "history": []}
+            "provenance": {"device": "cuda (test GPU)", "git commit": "abc"}, "history": [{}] * config.epochs}
     (offline / "paper").mkdir(parents=True)
     (offline / "paper" / f"{run_name(config)}.json").write_text(json.dumps(fake))
     runs, status = experiments.full_scale("fig2")
     assert len(runs) == 1 and "1 stored, from cuda (test GPU), commit abc, 2.00 device-hours" in status
+
+
+def test_reproduce_reruns_a_stored_run_bit_for_bit_here(offline, capsys):
+    config = RunConfig(dataset="cifar10", n_per_class=2, test_per_class=2, width=8, batch_size=8, epochs=2,
+                       channels_last=True)
+    from nclib.train import result_file, train
+
+    train(config, offline)
+    report = experiments.reproduce(result_file(offline, config))
+    assert report["identical"] and set(report["max_drift"]) >= {"nc1", "nc2"}
+    assert max(report["max_drift"].values()) == 0.0 and max(report["level_drift"].values()) == 0.0
+    experiments.main(["reproduce", str(result_file(offline, config))])
+    assert capsys.readouterr().out.rstrip().endswith("bit for bit")
+    stored = json.loads(result_file(offline, config).read_text())
+    stored["history"][-1]["nc"]["penultimate"]["nc1"] *= 10  # as if another machine had rounded differently
+    result_file(offline, config).write_text(json.dumps(stored))
+    report = experiments.reproduce(result_file(offline, config))
+    assert not report["identical"] and report["max_drift"]["nc1"] == pytest.approx(1.0)

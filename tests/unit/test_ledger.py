@@ -1,4 +1,4 @@
-"""nclib.ledger: claims, verdicts, saved ledgers and the HTML table of the ledger page."""
+"""nclib.ledger: claims, three-state verdicts, saved ledgers, and a chapter's verdicts shown."""
 
 import json
 import math
@@ -42,20 +42,41 @@ def test_save_and_load_round_trip(results):
     assert not list(path.parent.glob("*.tmp"))  # written atomically: no temporary left behind
 
 
-def test_html_table_links_each_claim_and_marks_missing_profiles(results):
-    for profile, holds in (("smoke", True), ("small", False)):
-        book = ledger.Ledger("ch9", "09_x", profile=profile)
-        book.verdict("claim <one>", holds, "x < y", "ch9-runs")
-        book.save()
-    other = ledger.Ledger("ch1", "01_y", profile="smoke")
-    other.check("first", 0.0, 1.0, "ch1-gd")
-    other.save()
-    html = ledger.html_table({p: ledger.load(p) for p in ("smoke", "small")})
-    assert '<a href="09_x.html#ch9-runs">claim &lt;one&gt;</a>' in html  # escaped
-    assert html.index("01_y.html#ch1-gd") < html.index("09_x.html#ch9-runs")  # chapter order
-    assert html.count("<tr><td>") == 2 and "not run" in html  # ch1 has no small ledger
-    assert 'class="fails"' in html and 'class="holds"' in html
-    json.dumps(html)
+def test_verdict_has_three_states_and_saves_them_as_json(results):
+    book = ledger.Ledger("ch9", "09_x", profile="medium")
+    assert book.verdict("a", True, "", "ch9-a") is True
+    assert book.verdict("b", 0, "", "ch9-a") is False  # any falsy value but None is "contradicted"
+    assert book.verdict("c", None, "NC1 undefined", "ch9-a") is None
+    assert not book.all_hold
+    text = book.save().read_text()
+    assert '"holds": null' in text and '"holds": false' in text and '"holds": true' in text
+    (saved,) = ledger.load("medium")
+    assert [c["holds"] for c in saved["claims"]] == [True, False, None]
+
+
+def test_a_ledger_saved_with_two_states_still_loads_and_renders(results):
+    """Ledgers saved before verdicts had three states (JSON true/false, as results/small/ledger/
+    was committed) load as they are."""
+    from nclib import report
+
+    folder = results / "small" / "ledger"
+    folder.mkdir(parents=True)
+    claims = [dict(chapter="ch9", page="09_x", anchor="ch9-a", claim=f"claim {i}", holds=h, evidence="e",
+                   profile="small") for i, h in enumerate((True, False))]
+    (folder / "ch9.json").write_text(json.dumps({"chapter": "ch9", "page": "09_x", "profile": "small",
+                                                 "provenance": {}, "claims": claims}))
+    (saved,) = ledger.load("small")
+    assert report.verdict_counts(saved["claims"]) == {"holds": 1, "contradicted": 1, "inconclusive": 0}
+
+
+def test_show_prints_the_verdicts_outside_a_notebook(capsys):
+    book = ledger.Ledger("ch9", "09_x", profile="small")
+    book.verdict("NC1 falls", True, "3 -> 1", "ch9-a")
+    book.verdict("NC2 falls", None, "NaN", "ch9-b")
+    book.show()
+    out = capsys.readouterr().out
+    assert "[profile: small]" in out
+    assert "✓ holds | NC1 falls | 3 -> 1" in out and "? inconclusive | NC2 falls | NaN" in out
 
 
 def test_require_records_the_claim_and_stops_when_it_fails():

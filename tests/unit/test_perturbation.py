@@ -231,21 +231,20 @@ def test_theorem_4_2_and_app_d_against_svd(case, exact):
     W, H = _collapsed(K, n, d, lam_W, lam_H, seed=3)
     blk = pt.blocks(pt.perturbation_operator(W, H, lam_W, lam_H, beta, n, exact=exact), K, d, n)
     spec = pt.intra_block_spectrum(K, d, n, lam_W, lam_H, beta, exact=exact)
-    th = pt.theorem_4_2(lam_W, lam_H, beta, exact=exact)
+    th = pt.theorem_4_2(lam_W, lam_H, beta, n, exact=exact)
     c = np.sqrt(lam_H * lam_W)
     for k in range(K):
         sv = np.linalg.svd(blk[k, k], compute_uv=False)
         # singular values of O(1) symmetric matrices: ~1e-15
         np.testing.assert_allclose(sv, np.abs(spec.expand()), rtol=0, atol=1e-12)
         assert abs(sv[0] - th.sigma_max_intra) < 1e-12
-        if n >= 2:
-            assert abs(sv[-1] - th.sigma_min_intra) < 1e-12
+        assert abs(sv[-1] - th.sigma_min_intra) < 1e-12  # n = 1 included
         assert np.sum(np.abs(sv - 1) < 1e-12) == d - K  # fraction (1 - K/d)/n of the dn values
         off = np.linalg.svd(blk[k, (k + 1) % K], compute_uv=False)
         assert abs(off[0] - th.sigma_max_inter) < 1e-12 and off[1] < 1e-12  # rank 1
-    if not exact:  # the printed forms, written out here
-        assert th == pytest.approx((1.0, 1 - np.sqrt(lam_H / lam_W) / beta,
-                                    2 * lam_H * (1 - c) / beta), abs=1e-15)
+    if not exact:  # the printed forms, written out here (n = 1: the s_1 (x) r_k family, App. D)
+        g_min = np.sqrt(lam_H / lam_W) if n >= 2 else 4 * lam_H * (1 - c)
+        assert th == pytest.approx((1.0, 1 - g_min / beta, 2 * lam_H * (1 - c) / beta), abs=1e-15)
 
 
 def test_n_equals_one_drops_the_within_class_families():
@@ -257,11 +256,12 @@ def test_n_equals_one_drops_the_within_class_families():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: pt.theorem_4_2(2.0, 0.5, 100.0), "lam_H \\* lam_W < 1"),
+    (lambda: pt.theorem_4_2(2.0, 0.5, 100.0, 2), "lam_H \\* lam_W < 1"),
     (lambda: pt.intra_block_spectrum(3, 5, 2, 1.0, 1.0, 100.0), "lam_H \\* lam_W < 1"),
     (lambda: pt.intra_block_spectrum(3, 3, 2, 0.1, 0.05, 100.0), "d > K"),
-    (lambda: pt.theorem_4_2(1e-4, 1e-2, 5.0), "beta > sqrt"),
-    (lambda: pt.theorem_4_2(0.1, 0.05, 0.0), "beta must be > 0"),
+    (lambda: pt.theorem_4_2(1e-4, 1e-2, 5.0, 2), "beta > sqrt"),
+    (lambda: pt.theorem_4_2(0.1, 0.05, 50.0, 0), "n must be an integer >= 1"),
+    (lambda: pt.theorem_4_2(0.1, 0.05, 0.0, 2), "beta must be > 0"),
     (lambda: pt.perturbation_operator(np.zeros((3, 4)), np.zeros((5, 6)), 0.1, 0.05, 1.0, 2),
      "W must be K x d"),
     (lambda: pt.perturbation_operator(np.zeros((3, 5)), np.zeros((5, 7)), 0.1, 0.05, 1.0, 2),
@@ -287,3 +287,75 @@ def test_non_integer_sizes_are_type_errors():
     with pytest.raises(TypeError, match="dH0 must be a 2-D array of real numbers"):
         pt.PerturbationOperator(*_collapsed(2, 2, 3, *LAMS), *LAMS, 1.0, 2).apply(
             np.full((3, 4), "x"))
+
+
+# --------------------------------------------------------------------------- Theorem 4.1's hypotheses
+
+
+def test_theorem_4_1_hypotheses_hold_at_a_collapse_and_fail_at_zero():
+    K, n, d, lam_W, lam_H, beta = 3, 2, 4, 0.05, 0.02, 1.0
+    _, H_star = _collapsed(K, n, d, lam_W, lam_H, seed=4)
+    good = pt.theorem_4_1_hypotheses(H_star, lam_W, lam_H, beta, n, starts=2)
+    assert good.objective_gap < 1e-14 and good.spread < 1e-8 and good.hessian_min > 1e-3
+    # H0 = 0: Eq. 2 is Eq. 1 with lam_H + beta; c = sqrt(1.02 * 0.05) < 1, so its minimizers are a
+    # rotation orbit (singular Hessian, not unique) and W*(0) = 0 starts at a saddle.
+    bad = pt.theorem_4_1_hypotheses(np.zeros((d, K * n)), lam_W, lam_H, beta, n, starts=3)
+    assert bad.objective_gap > 0.1 and bad.spread > 0.1 and abs(bad.hessian_min) < 1e-10
+
+
+# --------------------------------------------------------------------------- the chapter's sweeps
+
+
+def test_theorem_4_1_sweep_remainder_is_second_order():
+    K, n, d, beta = 2, 2, 3, 2.0
+    lam_W, lam_H = LAMS
+    W, H = _collapsed(K, n, d, lam_W, lam_H, seed=5)
+    Delta = np.random.default_rng(6).standard_normal((d, K * n))
+    Delta /= np.linalg.norm(Delta)
+    eps = np.logspace(-4, -2, 3)
+    out = pt.theorem_4_1_sweep(H, Delta, eps, lam_W, lam_H, beta, n, base=(W, H))
+    # |F vec(Delta)| from the dense exact operator (Theorem 4.1).
+    F = pt.perturbation_operator(W, H, lam_W, lam_H, beta, n, exact=True)
+    assert out.response == pytest.approx(np.linalg.norm(F @ _vec(Delta)), rel=1e-12)
+    np.testing.assert_allclose(out.remainders[:, 2], eps * out.response, rtol=1e-14)
+    assert out.grad_norm < 1e-14
+    for j in (0, 1):  # O(eps^2): slope 2 on a log-log scale; a wrong F leaves slope 1
+        assert abs(np.polyfit(np.log(eps), np.log(out.remainders[:, j]), 1)[0] - 2) < 0.1
+    # Without the base, Eq. 2 at the collapsed H0 is solved again (Corollary 2.2: same point).
+    again = pt.theorem_4_1_sweep(H, Delta, eps, lam_W, lam_H, beta, n)
+    np.testing.assert_allclose(again.remainders, out.remainders, rtol=1e-6, atol=1e-14)
+    with pytest.raises(ValueError, match="Delta must have the shape of H0"):
+        pt.theorem_4_1_sweep(H, Delta[:, :2], eps, lam_W, lam_H, beta, n)
+
+
+def test_theorem_4_2_grid_against_printed_forms():
+    grid = [(0.1, 0.05, 50.0, 3, 5, 4), (np.sqrt(2), 0.3, 100.0, 4, 10, 3)]
+    out = pt.theorem_4_2_grid(grid, np.random.default_rng(7))
+    assert out.worst["spec"] < 1e-12 and out.worst["th"] < 1e-12 and out.worst["rank1"] < 1e-12
+    assert out.worst["unit"] == 0 and out.worst["singular"] == 0 and out.worst["weyl"] <= 0
+    for (lw, lh, bb, K, d, n), row in zip(grid, out.rows):
+        c, s = np.sqrt(lw * lh), np.sqrt(lh / lw)
+        assert row[:6] == (lw, lh, bb, K, d, n)
+        smin5, smin, sint5, sint, frac, frac_pred = row[6:]
+        # Theorem 4.2 as printed (n >= 2), written out here
+        assert smin5 == pytest.approx(1 - s / bb, abs=1e-15)
+        assert sint5 == pytest.approx(2 * lh * (1 - c) / bb, abs=1e-15)
+        # the exact F differs from Eq. 5 by at most (s/beta)^2, and does differ
+        assert 0 < abs(smin - smin5) <= (s / bb) ** 2 and 0 < abs(sint - sint5) <= (s / bb) ** 2
+        assert frac == pytest.approx((1 - K / d) / n, abs=1e-15)
+        assert frac_pred == pytest.approx(frac, abs=1e-15)
+
+
+def test_crosstalk_table_crossover():
+    lam_W, lam_H = LAMS
+    c, s = np.sqrt(lam_W * lam_H), np.sqrt(lam_H / lam_W)
+    rows = pt.crosstalk_table([2, 4], [0.5, 1.5, 50.0], lam_W, lam_H, np.random.default_rng(8))
+    assert [(K, b) for K, b, *_ in rows] == [(2, 1.5), (2, 50.0), (4, 1.5), (4, 50.0)]  # beta > s only
+    for K, beta, beta_star, inter, s_min, err in rows:
+        assert beta_star == pytest.approx(s + 2 * (K - 1) * lam_H * (1 - c), rel=1e-15)
+        assert err < 1e-12
+        assert inter == pytest.approx((K - 1) * 2 * lam_H * (1 - c) / beta, abs=1e-12)
+        assert s_min == pytest.approx(1 - s / beta, abs=1e-12)
+        assert (inter < s_min) == (beta > beta_star)
+    with pytest.raises(ValueError, match="lam_H \\* lam_W < 1"):
+        pt.crosstalk_table([2], [10.0], 2.0, 1.0, np.random.default_rng())

@@ -78,10 +78,22 @@ def test_figure_data_displays_the_link(monkeypatch):
 
     shown = []
     monkeypatch.setattr(IPython.display, "display", shown.append)
-    assert plotting.figure_data("fig", x=[0.5, 1.5]) is None
+    assert plotting.figure_data("fig", profile="medium", x=[0.5, 1.5]) is None
     assert len(shown) == 1
-    name, rows = _decode(shown[0].data)
+    html = shown[0].data
+    assert 'class="nc-badge nc-badge-medium"' in html and html.index("nc-badge") < html.index("figure-data")
+    name, rows = _decode(re.search(r"<a class=\"figure-data\".*?</a>", html).group(0))
     assert name == "fig.csv" and rows == [["x"], ["0.5"], ["1.5"]]
+
+
+def test_figure_data_names_the_active_profile_by_default(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    monkeypatch.setenv("NCLIB_PROFILE", "small")
+    plotting.figure_data("fig", x=[1])
+    assert "profile: small" in shown[0].data
 
 
 def test_curve_panels_plots_every_run_and_returns_its_data():
@@ -101,4 +113,7 @@ def test_curve_panels_plots_every_run_and_returns_its_data():
     assert len(fig.axes) == 2 and [len(ax.lines) for ax in fig.axes] == [2, 2]
     assert columns["epoch"].tolist() == [1, 2] and columns["top_nc2_penultimate_b"].tolist() == [2.0, 0.5]
     assert fig.axes[0].lines[0].get_color() == "red"
+    assert fig.get_figwidth() == plotting.COLUMN_WIDTH  # shown at its size in the page column
+    (legend,) = fig.legends  # one legend for every panel
+    assert [t.get_text() for t in legend.get_texts()] == ["a", "b"]
     plt.close(fig)

@@ -9,7 +9,8 @@ import torch
 import offline_files
 from nclib import data
 from nclib.models import LayerwiseMLP, resnet18
-from nclib.train import WD_PRESETS, RunConfig, param_groups, run_name, train, wd_preset
+from nclib.train import (WD_PRESETS, RunConfig, RunInProgress, param_groups, result_file, run_lock, run_name, train,
+                         wd_preset)
 
 
 @pytest.fixture(autouse=True)
@@ -152,3 +153,49 @@ def test_killed_run_resumes_to_the_same_result(offline, config):
     # A finished run is read back, not recomputed (the hook would raise if an epoch ran).
     again = train(config, offline / "b", on_epoch_end=_kill_after(1))
     assert again == json.loads(json.dumps(resumed))
+
+
+def test_layout_fields_do_not_change_the_run_name():
+    base = RunConfig(**TINY)
+    assert run_name(base) == run_name(RunConfig(**{**TINY, "checkpoint_every": 3}))
+    assert run_name(base) == run_name(RunConfig(**TINY, channels_last=True))
+    assert run_name(base) != run_name(RunConfig(**TINY, bf16=True))  # bfloat16 changes the numbers
+    assert run_name(base) != run_name(RunConfig(**TINY, seed=1))
+
+
+def test_a_run_made_with_another_layout_is_found(offline):
+    made = train(RunConfig(**{**TINY, "epochs": 2}), offline)
+    again = train(RunConfig(**{**TINY, "epochs": 2, "checkpoint_every": 1}), offline)  # read back, not rerun
+    assert again == made
+
+
+def test_damaged_result_and_checkpoint_files_are_set_aside_and_recomputed(offline):
+    config = RunConfig(**{**TINY, "epochs": 4})
+    full = train(config, offline)
+    path = result_file(offline, config)
+    path.write_text(path.read_text()[: len(path.read_text()) // 2])  # truncated mid-write
+    with pytest.warns(UserWarning, match="damaged .*set aside"):
+        again = train(config, offline)
+    assert _strip(again["history"]) == _strip(full["history"])
+    assert (offline / (path.name + ".corrupt")).is_file()
+    # A checkpoint cut short: the run starts over from epoch 1 and still gives the same result.
+    path.unlink()
+    ckpt = offline / f"{run_name(config)}.ckpt"
+    ckpt.write_bytes(b"PK\x03\x04 not a whole checkpoint")
+    with pytest.warns(UserWarning, match="damaged"):
+        again = train(config, offline)
+    assert _strip(again["history"]) == _strip(full["history"]) and not ckpt.exists()
+
+
+def test_a_run_locked_by_another_process_is_not_computed_twice(offline):
+    config = RunConfig(**{**TINY, "epochs": 2})
+    with run_lock(offline / f"{run_name(config)}.lock") as mine:
+        assert mine
+        with pytest.raises(RunInProgress, match="being computed by another process"):
+            train(config, offline)
+    assert train(config, offline)["history"]  # the lock is released on exit
+
+
+def test_channels_last_on_cpu_needs_a_width_that_is_a_multiple_of_8(offline):
+    with pytest.raises(ValueError, match="channels_last=True on CPU needs width a multiple of 8"):
+        train(RunConfig(**TINY, channels_last=True), offline)

@@ -312,6 +312,49 @@ def test_gradient_descent_reports_divergence():
                              5, lr=0.5, steps=200, record_every=10)
 
 
+def test_footnote3_errors_are_small_and_catch_a_wrong_W(monkeypatch):
+    cases, n_H = [(2, 3, 4), (3, 1, 5)], 2  # d < Kn and d > Kn
+    rng = np.random.default_rng(0)
+    worst = ufm.footnote3_errors(cases, n_H, 0.1, 0.3, rng)
+    # Same tolerances as the chapter (Sec. 2): rounding for autograd and the explicit forms,
+    # line-search resolution ~1e-7 for direct minimisation.
+    assert worst["autograd"] <= 1e-10 and worst["forms"] <= 1e-10 and worst["direct"] <= 1e-6
+    # The draws: exactly one Gaussian H per (case, repetition), in order.
+    ref = np.random.default_rng(0)
+    for K, n, d in cases:
+        for _ in range(n_H):
+            ref.standard_normal((d, K * n))
+    assert rng.standard_normal() == ref.standard_normal()
+    # A W*(H) off by 1% must show in all three errors.
+    right = ufm.optimal_W
+    monkeypatch.setattr(ufm, "optimal_W", lambda H, lam_W, n: 1.01 * right(H, lam_W, n))
+    wrong = ufm.footnote3_errors(cases, n_H, 0.1, 0.3, np.random.default_rng(0))
+    assert min(wrong.values()) > 1e-3
+
+
+def test_theorem_2_1_runs_measure_the_collapse():
+    grid = [(0.1, 0.2, 3, 2, 4), (2.0, 1.0, 2, 2, 2)]  # c < 1 and c > 1
+    runs = ufm.theorem_2_1_runs(grid, 2, 1e-10, np.random.default_rng(3))
+    assert [run["case"] for run in runs] == [grid[0]] * 2 + [grid[1]] * 2
+    for run in runs:
+        lam_W, lam_H, K, n, d = run["case"]
+        c = np.sqrt(lam_W * lam_H)
+        assert run["converged"] and run["grad"] <= 1e-10
+        # Independent closed forms: F* = c - c^2/2 (c < 1) or 1/2, quadratic in the distance.
+        assert run["f"] == pytest.approx(c - c * c / 2 if c < 1 else 0.5, abs=1e-12)
+        if c >= 1:
+            assert "Hbar" not in run and run["origin"] <= 1e-6
+            continue
+        r = _rho_paper(lam_W, lam_H)
+        assert run["rho"] == pytest.approx(r, rel=1e-14)
+        # 1e-6: the distance bound of test_minimize_reaches_the_collapsed_minimizer.
+        np.testing.assert_allclose(run["Hbar"].T @ run["Hbar"], r * np.eye(K), rtol=0, atol=1e-6)
+        assert max(run["ortho"], run["align"], run["etf"]) <= 1e-6
+        assert run["nc1_tilde"] <= 1e-12 and run["nc2"] <= 1e-6
+        assert run["ortho"] == pytest.approx(
+            np.linalg.norm(run["Hbar"].T @ run["Hbar"] - r * np.eye(K)) / r, rel=1e-12)
+
+
 # ------------------------------------------------------------------------------ bad input
 
 _W, _H = np.ones((3, 5)), np.ones((5, 12))  # K = 3, n = 4, d = 5
@@ -319,6 +362,10 @@ _nan_W = _W.copy()
 _nan_W[0, 0] = np.nan
 
 BAD = [
+    (lambda: ufm.footnote3_errors([(2, 2, 3)], 0, 0.1, 0.1, np.random.default_rng()),
+     ValueError, "n_H"),
+    (lambda: ufm.theorem_2_1_runs([(0.1, 0.1, 2, 2, 3)], 0, 1e-10, np.random.default_rng()),
+     ValueError, "starts"),
     # (call, exception, argument named first in the message)
     (lambda: ufm.objective(_W, np.ones((5, 13)), 0.1, 0.1, 4), ValueError, "H"),
     (lambda: ufm.objective(np.ones((3, 4)), _H, 0.1, 0.1, 4), ValueError, "W"),
