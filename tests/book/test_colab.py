@@ -225,8 +225,8 @@ def repository(tmp_path_factory) -> str:
 
 
 def test_first_cell_clones_the_book_repository():
-    """The first cell of every chapter clones repository.url at repository.branch of _config.yml."""
-    for ipynb in sorted((ROOT / "book").glob("[0-9]*.ipynb")):
+    """The first cell of every page clones repository.url at repository.branch of _config.yml."""
+    for ipynb in sorted((ROOT / "book").glob("[0-9]*.ipynb")) + [ROOT / "book" / "intro.ipynb"]:
         first = next(c for c in nbformat.read(ipynb, as_version=4).cells if c.cell_type == "code").source
         assert f'"{REPOSITORY["url"]}", "{REPOSITORY["branch"]}"' in first, ipynb.name
 
