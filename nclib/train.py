@@ -387,9 +387,7 @@ def train(config: RunConfig, out_dir, *, device=None, on_epoch_end=None, progres
         raise TypeError(f"config must be a RunConfig, got {type(config).__name__}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    name = run_name(config)
-    result_path, ckpt_path = result_file(out, config), out / f"{name}.ckpt"
-    config_dict = json.loads(json.dumps(dataclasses.asdict(config)))
+    name, result_path = run_name(config), result_file(out, config)
     result = read_result(result_path, config)
     if result is not None:
         return result
@@ -399,7 +397,7 @@ def train(config: RunConfig, out_dir, *, device=None, on_epoch_end=None, progres
         result = read_result(result_path, config)  # finished while we waited for the lock
         if result is not None:
             return result
-        return _train(config, config_dict, name, result_path, ckpt_path, device, on_epoch_end, progress)
+        return _train(config, out, device, on_epoch_end, progress)
 
 
 class RunInProgress(RuntimeError):
@@ -470,9 +468,13 @@ def _read_checkpoint(path: Path) -> dict | None:
         return None
 
 
-def _train(config, config_dict, name, result_path, ckpt_path, device, on_epoch_end, progress) -> dict:
+def _train(config: RunConfig, out: Path, device, on_epoch_end, progress: bool) -> dict:
+    """The computation of :func:`train`, with this process holding the run's lock."""
     from nclib.profiles import provenance
 
+    name = run_name(config)
+    result_path, ckpt_path = result_file(out, config), out / f"{name}.ckpt"
+    config_dict = json.loads(json.dumps(dataclasses.asdict(config)))
     device = torch.device(device) if device is not None else _default_device()
     K = ncdata.DATASETS[config.dataset].num_classes
     with _backend_flags(device):
