@@ -39,7 +39,7 @@ from nclib import profiles
 from nclib._io import results_root
 from nclib.train import WD_PRESETS, RunConfig, RunInProgress, read_result, result_file, train
 
-__all__ = ["EXPERIMENTS", "grid", "describe", "results_dir", "run", "stored", "reproduce", "full_scale", "run_sweep",
+__all__ = ["EXPERIMENTS", "grid", "settings_rows", "describe", "results_dir", "run", "stored", "reproduce", "full_scale", "run_sweep",
            "main"]
 
 EXPERIMENTS = {
@@ -107,13 +107,13 @@ _DESCRIBED = ("dataset", "n_per_class", "test_per_class", "model", "width", "los
               "lr_step", "wd_features", "wd_classifier", "mlp_epochs", "bf16", "seed")
 
 
-def describe(experiment: str, profile: str | None = None) -> str:
-    """A table of the settings of ``experiment``'s runs at ``profile`` (default: the active one)
-    beside the paper's, marking each field that differs; weight decays are those of the
-    baseline (first) run."""
+def settings_rows(experiment: str, profile: str | None = None) -> list[tuple[str, str, str, bool]]:
+    """``(field, value at profile, value in the paper, differs)`` for each setting of
+    ``experiment``'s runs (default profile: the active one); several values are joined by ", ";
+    weight decays are those of the baseline (first) run; seeds never count as differing."""
     mine, paper = grid(experiment, profile), grid(experiment, "paper")
-    rows = [("setting", f"{profile or profiles.current()}", "paper", "")]
     first = next(iter(mine.values()))
+    rows = []
     for field in _DESCRIBED:
         if field == ("lr_step" if first.model == "mlp" else "mlp_epochs"):
             continue
@@ -122,7 +122,14 @@ def describe(experiment: str, profile: str | None = None) -> str:
         if field.startswith("wd_"):
             a, b = [str(getattr(first, field))], [str(getattr(next(iter(paper.values())), field))]
         a, b = ([x.replace("None", "all") for x in v] for v in (a, b))
-        rows.append((field, ", ".join(a), ", ".join(b), "" if a == b or field == "seed" else "<- differs"))
+        rows.append((field, ", ".join(a), ", ".join(b), a != b and field != "seed"))
+    return rows
+
+
+def describe(experiment: str, profile: str | None = None) -> str:
+    """:func:`settings_rows` as a text table, each field that differs marked."""
+    rows = [("setting", f"{profile or profiles.current()}", "paper", "")]
+    rows += [(f, a, b, "<- differs" if d else "") for f, a, b, d in settings_rows(experiment, profile)]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip() for r in rows)
 

@@ -172,20 +172,16 @@ def _count_line(counts: dict) -> str:
 
 
 def settings_table(experiment: str, profile: str | None = None) -> Table:
-    """:func:`nclib.experiments.describe` as a table: each setting at ``profile`` beside the
+    """:func:`nclib.experiments.settings_rows` as a table: each setting at ``profile`` beside the
     paper's, the fields that differ marked."""
     from nclib import experiments, profiles
 
     profile = profile or profiles.current()
-    lines = experiments.describe(experiment, profile).splitlines()
-    header, rows = re.split(r"\s{2,}", lines[0].strip()), []
-    for line in lines[1:]:
-        parts = re.split(r"\s{2,}", line.strip())
-        field, mine, paper, mark = (parts + [""] * 4)[:4]
-        differs = bool(mark)
+    rows = []
+    for field, mine, paper, differs in experiments.settings_rows(experiment, profile):
         rows.append([field, Cell(mine, cls="nc-differs" if differs else ""), paper,
                      Cell("differs" if differs else "", cls="nc-differs" if differs else "")])
-    return Table([header[0], f"{profile} (here)", "paper", ""], rows, profile=profile, kind="nc-settings",
+    return Table(["setting", f"{profile} (here)", "paper", ""], rows, profile=profile, kind="nc-settings",
                  caption=f"settings of {experiment}")
 
 
