@@ -17,9 +17,9 @@ import math
 
 import numpy as np
 
-__all__ = ["select", "by_setting", "summary", "curve", "per_class_curve", "zero_error_epoch", "zero_error_verdict", "late_epochs",
-           "log_ratio", "at_epoch", "mean_sd", "Z", "three_state", "level", "seed_spread", "level_stats", "table_stats",
-           "wd_claims", "wd_verdicts", "ordering_verdict", "fig6_verdicts", "depth_verdicts"]
+__all__ = ["select", "by_setting", "curve", "per_class_curve", "zero_error_epoch", "late_epochs",
+           "at_epoch", "mean_sd", "Z", "three_state", "level", "seed_spread", "level_stats", "table_stats",
+           "wd_claims", "wd_verdicts", "ordering_verdict", "unblurred_nc1", "fig6_verdicts", "depth_verdicts"]
 
 
 _NAMES = {"nc1": "NC1", "nc1_tilde": "NC1~", "nc2": "NC2", "nc3": "NC3"}
@@ -44,18 +44,6 @@ def by_setting(runs: dict, dataset: str | None = None, loss: str | None = None) 
     if not out:
         raise KeyError(f"no run matches dataset={dataset!r}, loss={loss!r}")
     return out
-
-
-def summary(runs: dict) -> str:
-    """One line per run: its key, the first epoch with zero training error, and the last epoch's
-    training error, NC1 and NC2 of the deepest features and test accuracy."""
-    lines = [f"{'run':<40} {'zero error at':>13} {'final error':>11} {'NC1':>9} {'NC2':>7} {'test acc':>8}"]
-    for key, r in runs.items():
-        z = zero_error_epoch(r)
-        name = " / ".join(str(k) for k in key)
-        lines.append(f"{name:<40} {'never' if z is None else f'epoch {z}':>13} {curve(r, 'train_error')[-1]:11.4f} "
-                     f"{curve(r, 'nc1')[-1]:9.3g} {curve(r, 'nc2')[-1]:7.3f} {curve(r, 'test_acc')[-1]:8.3f}")
-    return "\n".join(lines)
 
 
 def curve(result: dict, key: str, features: str = "penultimate") -> np.ndarray:
@@ -83,13 +71,6 @@ def zero_error_epoch(result: dict) -> int | None:
     return int(hits[0]) + 1 if hits.size else None
 
 
-def zero_error_verdict(runs: dict) -> tuple[str, bool, str]:
-    """(claim, holds, evidence): every run of ``runs`` (name -> result) reaches zero training error."""
-    zero = {name: zero_error_epoch(r) for name, r in runs.items()}
-    return ("every setting reaches zero training error", None not in zero.values(),
-            "first epoch at zero: " + ", ".join(f"{n} {'never' if z is None else z}" for n, z in zero.items()))
-
-
 def late_epochs(result: dict) -> np.ndarray:
     """Boolean mask of the late phase: epochs after the first learning-rate drop (the last third of
     the run if it has no drop)."""
@@ -97,16 +78,6 @@ def late_epochs(result: dict) -> np.ndarray:
     step = result["config"]["lr_step"]
     start = step + 1 if step < len(epochs) else len(epochs) * 2 // 3 + 1
     return epochs >= start
-
-
-def log_ratio(result: dict, reference: dict, key: str, features: str = "penultimate") -> tuple[float, float]:
-    """``(mean log10(result / reference), mean |log10(result / reference)|)`` of ``key`` over the late
-    phase: the signed shift of one curve from another and its size."""
-    if len(result["history"]) != len(reference["history"]):
-        raise ValueError("the two runs have different numbers of epochs")
-    mask = late_epochs(reference)
-    r = np.log10(curve(result, key, features)[mask] / curve(reference, key, features)[mask])
-    return float(np.mean(r)), float(np.mean(np.abs(r)))
 
 
 def at_epoch(result: dict, key: str, epoch: int, features: str = "penultimate") -> float:
@@ -118,9 +89,9 @@ def at_epoch(result: dict, key: str, epoch: int, features: str = "penultimate") 
 
 
 def mean_sd(values) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof = 1; 0 for a single value)."""
+    """Mean and sample standard deviation (ddof = 1; NaN for a single value, which has none)."""
     v = np.asarray(values, dtype=float)
-    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else math.nan
 
 
 Z = 2.0
@@ -246,6 +217,13 @@ def ordering_verdict(stats: dict, order: list, name: str, z: float = Z) -> tuple
             "; ".join(f"{a} -> {b}: {_fmt(e, se, z)}" for (a, b), (e, se) in zip(zip(order, order[1:]), steps)))
 
 
+def unblurred_nc1(result: dict, blurred) -> np.ndarray:
+    """Per-epoch mean per-class NC1 (App. E.2) of the classes not in ``blurred``."""
+    per_class = per_class_curve(result)
+    keep = [k for k in range(per_class.shape[1]) if k not in set(blurred)]
+    return per_class[:, keep].mean(axis=1)
+
+
 def fig6_verdicts(runs: dict, order: list, blurred, spread: dict | None = None,
                   floor: float = 0.0) -> list[tuple[str, bool | None, str]]:
     """App. E.2, Fig. 6: along ``order`` (the blurred runs' settings as the last layer's WD falls,
@@ -254,9 +232,7 @@ def fig6_verdicts(runs: dict, order: list, blurred, spread: dict | None = None,
     or list of results; ``blurred``: the blurred classes; ``spread`` / ``floor``: see
     :func:`level_stats` (``spread`` maps a metric name to ``{setting: SD}``)."""
     def others(result):
-        per_class = per_class_curve(result)
-        keep = [k for k in range(per_class.shape[1]) if k not in set(blurred)]
-        return per_class[:, keep].mean(axis=1)
+        return unblurred_nc1(result, blurred)
 
     sel = {s: runs[s] for s in order}
     out = []

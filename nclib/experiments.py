@@ -39,7 +39,7 @@ from nclib import profiles
 from nclib._io import results_root
 from nclib.train import WD_PRESETS, RunConfig, RunInProgress, read_result, result_file, train
 
-__all__ = ["EXPERIMENTS", "grid", "settings_rows", "describe", "results_dir", "run", "stored", "reproduce", "full_scale", "run_sweep",
+__all__ = ["EXPERIMENTS", "grid", "settings_rows", "describe", "results_dir", "run", "stored", "reproduce", "EVIDENCE", "evidence", "run_sweep",
            "main"]
 
 EXPERIMENTS = {
@@ -65,7 +65,8 @@ def grid(experiment: str, profile: str | None = None, seeds=None) -> dict[tuple,
     """The runs of ``experiment`` at ``profile`` (default: the active one), for ``seeds``
     (default: the profile's; ``table1_seeds`` for Table 1), as ``{(dataset, loss, setting, seed):
     config}``. ``setting`` is a WD preset of :data:`nclib.train.WD_PRESETS` (Fig. 3-5, Table 1), a
-    Fig. 6 setting, or ``"layer-wise"`` (Fig. 2). Weight decays are the paper's times the profile's
+    Fig. 6 setting, or ``"layer-wise"`` (Fig. 2; none at a profile whose ``fig2`` is false, as
+    medium: Fig. 2 runs at the paper profile on a CPU). Weight decays are the paper's times the profile's
     ``wd_scale``. Table 1 is read out of the Fig. 3 (CIFAR-10) and Fig. 4 (MNIST 3K) runs, so the
     runs of one seed are shared between them."""
     if experiment not in EXPERIMENTS:
@@ -76,6 +77,8 @@ def grid(experiment: str, profile: str | None = None, seeds=None) -> dict[tuple,
     seeds = [int(seed) for seed in seeds]
     common = dict(test_per_class=s.test_per_class, checkpoint_every=s.checkpoint_every)
     if experiment == "fig2":
+        if not s.fig2:
+            return {}  # App. E.1 runs at the paper profile (on a CPU too)
         return {("cifar10", "ce", "layer-wise", seed):
                 RunConfig(dataset="cifar10", model="mlp", loss="ce", wd_features=0.0, wd_classifier=0.0,
                           n_per_class=s.mlp_per_class, width=s.mlp_width, epochs=s.mlp_layers, lr=1e-4,
@@ -117,8 +120,8 @@ def settings_rows(experiment: str, profile: str | None = None) -> list[tuple[str
     for field in _DESCRIBED:
         if field == ("lr_step" if first.model == "mlp" else "mlp_epochs"):
             continue
-        a = sorted({str(getattr(c, field)) for c in mine.values()}, key=len)
-        b = sorted({str(getattr(c, field)) for c in paper.values()}, key=len)
+        a = sorted({str(getattr(c, field)) for c in mine.values()}, key=lambda v: (len(v), v))
+        b = sorted({str(getattr(c, field)) for c in paper.values()}, key=lambda v: (len(v), v))
         if field.startswith("wd_"):
             a, b = [str(getattr(first, field))], [str(getattr(next(iter(paper.values())), field))]
         a, b = ([x.replace("None", "all") for x in v] for v in (a, b))
@@ -168,13 +171,16 @@ def stored(experiment: str, profile: str, seeds=None) -> dict[tuple, dict]:
     return {key: result for key, result in found.items() if result is not None}
 
 
-def reproduce(path, device: str | None = None) -> dict:
+def reproduce(path, device: str | None = None, channels_last: bool | None = None) -> dict:
     """Re-run the stored run in ``path`` (a result JSON) from scratch in a temporary folder and
     compare: ``{"identical": every recorded number equal, "max_drift": {metric: largest |log10(new /
     stored)| over epochs and feature sets}, "level_drift": {metric: largest change of a late-phase
     level (:func:`nclib.analysis.level`), in decades}, "zero_error_epoch": (stored, new),
     "seconds": run time}``. On the machine that made the run (same CPU, torch and thread count) the
-    re-run is bit for bit; elsewhere kernels may round differently and the drift says by how much."""
+    re-run is bit for bit; elsewhere kernels may round differently and the drift says by how much.
+    ``channels_last`` (a layout field, :data:`nclib.train.LAYOUT_FIELDS`) re-runs with the other
+    memory layout, whose convolution kernels round differently: the drift a re-run with other
+    kernels brings, measured on one machine."""
     import tempfile
 
     import numpy as np
@@ -185,6 +191,8 @@ def reproduce(path, device: str | None = None) -> dict:
     if stored_result is None:
         raise FileNotFoundError(f"{path} holds no finished run")
     config = RunConfig.from_dict(stored_result["config"])
+    if channels_last is not None:
+        config = dataclasses.replace(config, channels_last=channels_last)
     with tempfile.TemporaryDirectory() as tmp:
         new = train(config, tmp, device=device)
     strip = [[{k: v for k, v in h.items() if k != "seconds"} for h in r["history"]] for r in (stored_result, new)]
@@ -229,18 +237,32 @@ def _run_pinned(config: RunConfig, out_dir: str) -> str:
     return _run_one(config, out_dir, _WORKER_DEVICE)
 
 
-def full_scale(experiment: str) -> tuple[dict, str]:
-    """``(runs, status)``: the stored paper-profile runs of ``experiment`` (:func:`stored`), or {}
-    unless every run of its grid is there, and one line that says which."""
-    runs, total = stored(experiment, "paper"), len(grid(experiment, "paper"))
-    if len(runs) == total:
-        first = next(iter(runs.values()))["provenance"]
-        hours = sum(r["wall_time_s"] for r in runs.values()) / 3600
-        return runs, (f"Full-scale (paper-profile) runs of {experiment}: {total} stored, from {first['device']}, "
-                      f"commit {first['git commit']}, {hours:.2f} device-hours in all.")
-    return {}, (f"Full-scale (paper-profile) results of {experiment}: pending. {len(runs)} of {total} runs of "
-                f"`python -m nclib.experiments run {experiment} --profile paper` are stored in results/paper/; "
-                "only the live runs are shown.")
+EVIDENCE = ("paper", "medium")
+"""The profiles whose stored runs a chapter shows before its live run, best first."""
+
+
+def evidence(experiment: str, exclude: str | None = None) -> list[tuple[str, dict, str]]:
+    """The stored evidence for ``experiment``, best first: ``(profile, runs, status)`` for each
+    profile of :data:`EVIDENCE` other than ``exclude`` (default: the active profile, whose runs
+    the chapter runs live) that has at least one stored run (:func:`stored`). ``status``: one line
+    that says how many of the grid's runs are stored, on which data, device(s) and commit(s), and
+    their total run time."""
+    exclude = profiles.current() if exclude is None else exclude
+    out = []
+    for profile in EVIDENCE:
+        runs = stored(experiment, profile) if profile != exclude else {}
+        if runs:
+            total = len(grid(experiment, profile))
+            datasets = sorted({r["dataset"] for r in runs.values()})
+            devices = sorted({r["provenance"]["device"] for r in runs.values()})
+            commits = sorted({r["provenance"]["git commit"] for r in runs.values()})
+            hours = sum(r["wall_time_s"] for r in runs.values()) / 3600
+            state = "all runs stored" if len(runs) == total else f"{len(runs)} of {total} runs stored (the rest pending)"
+            out.append((profile, runs, f"`{profile}` profile, {experiment}: {state} in results/{profile}/, "
+                                       f"data {'; '.join(datasets)}, computed on {'; '.join(devices)} at commit "
+                                       f"{', '.join(commits)}, "
+                                       f"{hours:.2f} hours of run time in all."))
+    return out
 
 
 def run_sweep(configs, out_dir, *, executor: str = "serial", device: str | None = None,
@@ -307,6 +329,8 @@ def main(argv=None) -> None:
     again = sub.add_parser("reproduce", help="re-run one stored run from scratch and compare it with its file")
     again.add_argument("result", help="a result file, e.g. results/medium/<run>.json")
     again.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    again.add_argument("--channels-last", choices=("on", "off"), default=None,
+                       help="re-run with this memory layout (default: the stored run's)")
     for p in (plan, run, unpack):
         p.add_argument("--profile", choices=profiles.PROFILES, default=None, help=profile_help)
     for p in (plan, run):
@@ -329,7 +353,8 @@ def main(argv=None) -> None:
     unpack.add_argument("folder", help="where `run --chunk` wrote its packs")
     args = parser.parse_args(argv)
     if args.command == "reproduce":
-        report = reproduce(args.result, args.device)
+        layout = None if args.channels_last is None else args.channels_last == "on"
+        report = reproduce(args.result, args.device, layout)
         print(json.dumps(report, indent=1))
         print("bit for bit" if report["identical"] else
               f"differs: largest late-phase level drift {max(report['level_drift'].values()):.2e} decades")

@@ -21,7 +21,7 @@ from pathlib import Path
 from nclib import profiles
 from nclib._io import atomic_write_text, results_root
 
-__all__ = ["Claim", "Ledger", "ledger_dir", "load"]
+__all__ = ["Claim", "Ledger", "ledger_dir", "load", "rendered"]
 
 _ANCHOR = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
@@ -48,6 +48,7 @@ class Ledger:
     def __init__(self, chapter: str, page: str, profile: str | None = None):
         self.chapter, self.page = chapter, page
         self.profile = profiles.current() if profile is None else profile
+        self.stored = self.profile != profiles.current()  # verdicts of stored runs, shown at any profile
         self.claims: list[Claim] = []
 
     def _add(self, claim: str, holds: bool | None, evidence: str, anchor: str) -> bool | None:
@@ -90,7 +91,7 @@ class Ledger:
     def save(self) -> Path:
         """Write the ledger (atomically) to :func:`ledger_dir` and return the file's path."""
         path = ledger_dir(self.profile) / f"{self.chapter}.json"
-        record = {"chapter": self.chapter, "page": self.page, "profile": self.profile,
+        record = {"chapter": self.chapter, "page": self.page, "profile": self.profile, "stored": self.stored,
                   "provenance": profiles.provenance(), "claims": [dataclasses.asdict(c) for c in self.claims]}
         atomic_write_text(path, json.dumps(record, indent=1))
         return path
@@ -106,3 +107,10 @@ def load(profile: str) -> list[dict]:
     ``provenance`` and ``claims``; a claim's ``holds`` is true, false or null); [] if there are
     none."""
     return [json.loads(p.read_text()) for p in sorted(ledger_dir(profile).glob("*.json"))]
+
+
+def rendered(profile: str) -> list[dict]:
+    """The saved ledgers that a build of the book at ``profile`` shows on its chapter pages: those
+    of ``profile`` and those of stored runs (a chapter's stored-evidence section, saved with
+    ``stored`` true), which every build shows."""
+    return [entry for p in profiles.PROFILES for entry in load(p) if p == profile or entry.get("stored")]

@@ -134,24 +134,25 @@ _SETTINGS = {
     # both losses) could not fit: x20 with 640 images per class, batch 128 and 8-epoch phases was at
     # 47% (CE) and 40% (MSE) training accuracy at its first drop, x10 with these sizes at 54% and 47%
     # by epoch 15.
-    # Fig. 2 (App. E.1) runs at the paper's exact size on a CPU, so medium's MLP sizes are the paper's.
+    # fig2: whether the profile has Figure 2 runs; App. E.1 runs at the paper's exact size on a CPU,
+    # so medium has none of its own (its MLP sizes are the paper's, unused).
     "experiments": {
         "smoke": dict(epochs=4, table1_epoch=4, lr_step=2, batch_size=32, width=8, wd_scale=10.0,
                       cifar_per_class=10, mnist3k_per_class=10, mnist5k_per_class=15, fig6_per_class=10,
                       test_per_class=10, mlp_layers=3, mlp_width=64, mlp_epochs=3, mlp_per_class=20,
-                      seeds=(0,), table1_seeds=(0, 1), checkpoint_every=2, bf16=False),
+                      seeds=(0,), table1_seeds=(0, 1), checkpoint_every=2, bf16=False, fig2=True),
         "small": dict(epochs=30, table1_epoch=30, lr_step=15, batch_size=16, width=16, wd_scale=10.0,
                       cifar_per_class=20, mnist3k_per_class=20, mnist5k_per_class=33, fig6_per_class=100,
                       test_per_class=10, mlp_layers=10, mlp_width=1024, mlp_epochs=3, mlp_per_class=1000,
-                      seeds=(0,), table1_seeds=(0, 1, 2), checkpoint_every=10, bf16=False),
+                      seeds=(0,), table1_seeds=(0, 1, 2), checkpoint_every=10, bf16=False, fig2=True),
         "medium": dict(epochs=80, table1_epoch=40, lr_step=16, batch_size=64, width=8, wd_scale=1.0,
                        cifar_per_class=320, mnist3k_per_class=192, mnist5k_per_class=320, fig6_per_class=192,
                        test_per_class=100, mlp_layers=10, mlp_width=3072, mlp_epochs=3, mlp_per_class=None,
-                       seeds=(0, 1), table1_seeds=(0, 1, 2), checkpoint_every=5, bf16=False),
+                       seeds=(0, 1), table1_seeds=(0, 1, 2), checkpoint_every=5, bf16=False, fig2=False),
         "paper": dict(epochs=200, table1_epoch=100, lr_step=40, batch_size=256, width=64, wd_scale=1.0,
                       cifar_per_class=None, mnist3k_per_class=3000, mnist5k_per_class=5000, fig6_per_class=3000,
                       test_per_class=None, mlp_layers=10, mlp_width=3072, mlp_epochs=3, mlp_per_class=None,
-                      seeds=(0,), table1_seeds=(0, 1, 2), checkpoint_every=5, bf16=True),
+                      seeds=(0,), table1_seeds=(0, 1, 2), checkpoint_every=5, bf16=True, fig2=True),
     },
     # Chapter 4: Theorem 4.1, Eq. 5, Theorem 4.2, App. C-D, Figure 1.
     # t41: (K, n, d, lam_W, lam_H, beta) for the epsilon sweeps; eps: (log10 max, log10 min,

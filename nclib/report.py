@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import html
+import math
 import re
 from pathlib import Path
 
@@ -134,12 +135,13 @@ def verdict_cell(holds: bool | None) -> Cell:
     return Cell(f"{_MARKS[holds]} {VERDICTS[holds]}", cls=f"nc-verdict {_CLASSES[holds]}")
 
 
-def claim_id(chapter: str, claim: str) -> str:
-    """The HTML id of a claim's verdict row in its chapter: ``claim-<chapter>-<first words>-<hash>``,
-    the same at every profile as long as the claim's text is."""
+def claim_id(chapter: str, claim: str, profile: str) -> str:
+    """The HTML id of a claim's verdict row in its chapter: ``claim-<profile>-<chapter>-<first
+    words>-<hash>`` (a chapter may show the same claim's verdict at two profiles: the stored
+    evidence and the live run), stable as long as the claim's text is."""
     words = re.findall(r"[a-z0-9]+", claim.lower())[:6]
     digest = hashlib.sha1(f"{chapter}\n{claim}".encode()).hexdigest()[:6]
-    return "-".join(["claim", chapter, *words, digest])
+    return "-".join(["claim", profile, chapter, *words, digest])
 
 
 def _as_dict(claim) -> dict:
@@ -154,7 +156,7 @@ def verdict_table(claims, profile: str) -> Table:
     for c in map(_as_dict, claims):
         link = f' <a class="nc-cell-link" href="#{html.escape(c["anchor"])}">(computed here)</a>'
         rows.append([verdict_cell(c["holds"]), Cell(c["claim"], html.escape(c["claim"]) + link), c["evidence"]])
-        ids.append(claim_id(c["chapter"], c["claim"]))
+        ids.append(claim_id(c["chapter"], c["claim"], c["profile"]))
     return Table(["verdict", "claim", "evidence"], rows, profile=profile, row_ids=ids, kind="nc-verdicts",
                  caption=_count_line(verdict_counts(claims)))
 
@@ -212,7 +214,8 @@ def runs_table(runs: dict, profile: str) -> Table:
 
 
 def _pm(mean_sd) -> str:
-    return f"{mean_sd[0]:.3g} ± {mean_sd[1]:.1g}"
+    mean, sd = mean_sd
+    return f"{mean:.3g} (one seed)" if math.isnan(sd) else f"{mean:.3g} ± {sd:.1g}"
 
 
 def table1_table(ours: dict, profile: str, caption: str = "", paper: dict = PAPER_TABLE1) -> Table:
@@ -238,25 +241,30 @@ def claims_table(ledgers_by_profile: dict, built=()) -> Table:
     """The ledger page: one row per claim in chapter order, the best evidence first (the verdict of
     the first profile of :data:`EVIDENCE_ORDER` that has one), then a column per profile of
     ``ledgers_by_profile`` (``{profile: nclib.ledger.load(profile)}``, smoke left out). Each claim
-    links to its verdict row (:func:`claim_id`) when the page was built at a profile that has the
-    claim (``built``: the ledgers of the profile the site was built at), else to the section that
-    computes it."""
+    links to the verdict row (:func:`claim_id`) of its best evidence, else of another profile, on
+    its chapter's page when the site shows one there (``built``: the saved ledgers the site's
+    build rendered, :func:`nclib.ledger.rendered`), else to the section that computes it."""
     cols = [p for p in EVIDENCE_ORDER if ledgers_by_profile.get(p)]
     rows: dict[tuple, dict] = {}
     for profile in cols:
         for ledger in ledgers_by_profile[profile]:
             for c in ledger["claims"]:
                 rows.setdefault((c["page"], c["claim"]), {})[profile] = c
-    here = {(c["page"], c["claim"]) for ledger in built for c in ledger["claims"]}
+    here: dict = {}
+    for ledger in built:
+        for c in ledger["claims"]:
+            here.setdefault((c["page"], c["claim"]), []).append(c["profile"])
     out = []
     for i, (key, by_profile) in enumerate(sorted(rows.items(), key=lambda kv: kv[0][0]), 1):
-        c = next(iter(by_profile.values()))
-        target = claim_id(c["chapter"], c["claim"]) if key in here else c["anchor"]
-        link = f'<a href="{html.escape(c["page"])}.html#{html.escape(target)}">{html.escape(c["claim"])}</a>'
         best = next(p for p in cols if p in by_profile)
+        c = by_profile[best]
+        on_page = here.get(key, [])
+        shown = next((p for p in (best, *cols, *on_page) if p in on_page), None)
+        target = c["anchor"] if shown is None else claim_id(c["chapter"], c["claim"], shown)
+        link = f'<a href="{html.escape(c["page"])}.html#{html.escape(target)}">{html.escape(c["claim"])}</a>'
         cells = [i, Cell(c["claim"], link),
-                 Cell(f"{VERDICTS[by_profile[best]['holds']]} ({best})",
-                      f"{verdict_cell(by_profile[best]['holds']).html('span')} <small>({best})</small>",
+                 Cell(f"{VERDICTS[c['holds']]} ({best})",
+                      f"{verdict_cell(c['holds']).html('span')} <small>({best})</small>",
                       cls="nc-best")]
         for p in cols:
             v = by_profile.get(p)
@@ -297,7 +305,7 @@ def _stored_runs(profile: str) -> tuple[int, int, list[str]]:
     for name in experiments.EXPERIMENTS:
         paths = {result_file(folder, c) for c in experiments.grid(name, profile).values()}
         files |= paths
-        if all(p.is_file() for p in paths):
+        if paths and all(p.is_file() for p in paths):
             complete.append(name)
     return sum(p.is_file() for p in files), len(files), complete
 
@@ -347,7 +355,7 @@ def findings(book: Path | None = None) -> str:
 
 def _scale_sentence(profile: str, ledgers: list) -> str:
     done, total, complete = _stored_runs(profile)
-    state = "run" if ledgers else "partly stored" if done else "pending"
+    state = "all runs stored" if done == total else "partly stored" if done else "pending"
     runs = f"training-run files stored: {done} of {total}" + (f"; complete: {', '.join(complete)}" if complete else "")
     verdicts = f"verdicts saved for {len(ledgers)} chapters" if ledgers else "no verdicts saved yet"
     return f"`{profile}`: {state} — {verdicts} ({runs})."

@@ -110,17 +110,27 @@ def test_run_returns_results_by_key_and_stored_reads_them_back(offline, monkeypa
     assert experiments.stored("fig2", "paper") == {}  # nothing stored: an empty dict, not an error
 
 
-def test_full_scale_reports_pending_until_every_run_is_stored(offline, monkeypatch):
+def _store_fake(folder, config, device="cuda (test GPU)", seconds=7200.0):
+    fake = {"config": json.loads(json.dumps(config.__dict__)), "wall_time_s": seconds, "dataset": "CIFAR-10",
+            "provenance": {"device": device, "git commit": "abc"}, "history": [{}] * config.epochs}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{run_name(config)}.json").write_text(json.dumps(fake))
+
+
+def test_evidence_lists_stored_profiles_best_first_without_the_live_one(offline, monkeypatch):
     monkeypatch.setenv("NCLIB_RESULTS", str(offline))
-    runs, status = experiments.full_scale("fig2")
-    assert runs == {} and "pending. 0 of 1 runs" in status
-    (config,) = experiments.grid("fig2", "paper").values()
-    fake = {"config": json.loads(json.dumps(config.__dict__)), "wall_time_s": 7200.0,
-            "provenance": {"device": "cuda (test GPU)", "git commit": "abc"}, "history": [{}] * config.epochs}
-    (offline / "paper").mkdir(parents=True)
-    (offline / "paper" / f"{run_name(config)}.json").write_text(json.dumps(fake))
-    runs, status = experiments.full_scale("fig2")
-    assert len(runs) == 1 and "1 stored, from cuda (test GPU), commit abc, 2.00 device-hours" in status
+    assert experiments.evidence("fig2", exclude="small") == []
+    (paper,) = experiments.grid("fig2", "paper").values()
+    _store_fake(offline / "paper", paper)
+    assert experiments.grid("fig2", "medium") == {}  # Fig. 2 runs at the paper profile, on a CPU too
+    medium = experiments.grid("fig6", "medium")
+    _store_fake(offline / "medium", medium["mnist", "ce", "baseline", 0], device="cpu", seconds=1800.0)
+    (found,) = experiments.evidence("fig2", exclude="small")
+    assert found[0] == "paper" and len(found[1]) == 1
+    assert "all runs stored" in found[2] and "data CIFAR-10, computed on cuda (test GPU) at commit abc, 2.00 hours" in found[2]
+    assert experiments.evidence("fig2", exclude="paper") == []  # the live run's profile is left out
+    (found,) = experiments.evidence("fig6", exclude="small")
+    assert found[0] == "medium" and f"1 of {len(medium)} runs stored" in found[2] and "cpu at commit" in found[2]
 
 
 def test_reproduce_reruns_a_stored_run_bit_for_bit_here(offline, capsys):
@@ -139,3 +149,14 @@ def test_reproduce_reruns_a_stored_run_bit_for_bit_here(offline, capsys):
     result_file(offline, config).write_text(json.dumps(stored))
     report = experiments.reproduce(result_file(offline, config))
     assert not report["identical"] and report["max_drift"]["nc1"] == pytest.approx(1.0)
+
+def test_reproduce_can_rerun_with_the_other_memory_layout(offline, monkeypatch):
+    config = RunConfig(dataset="cifar10", n_per_class=2, test_per_class=2, width=8, batch_size=8, epochs=2,
+                       channels_last=True)
+    from nclib.train import result_file, train
+
+    train(config, offline)
+    seen = []
+    monkeypatch.setattr(experiments, "train", lambda c, *a, **k: seen.append(c.channels_last) or train(c, *a, **k))
+    report = experiments.reproduce(result_file(offline, config), channels_last=False)  # other kernels
+    assert seen == [False] and set(report["level_drift"]) >= {"nc1", "nc2"}

@@ -85,3 +85,18 @@ def test_require_records_the_claim_and_stops_when_it_fails():
     with pytest.raises(AssertionError, match=r"too big: 3.00e\+00 > 1.0e\+00"):
         book.require("too big", 3.0, 1.0, "ch9-a")
     assert [c.holds for c in book.claims] == [True, False]
+
+
+def test_rendered_is_the_active_profile_and_every_stored_ledger(results, monkeypatch):
+    monkeypatch.setenv("NCLIB_PROFILE", "small")
+    for chapter, profile in (("ch1", "small"), ("ch1", "medium"), ("ch6", "medium"), ("ch6", "small")):
+        book = ledger.Ledger(chapter, "0x", profile=profile)
+        book.verdict("a", True, "", f"{chapter}-runs")
+        book.save()
+    assert [(e["chapter"], e["profile"], e["stored"]) for e in ledger.rendered("small")] == [
+        ("ch1", "small", False), ("ch6", "small", False), ("ch1", "medium", True), ("ch6", "medium", True)]
+    monkeypatch.setenv("NCLIB_PROFILE", "medium")  # a medium build re-saves ch1 as its live run
+    book = ledger.Ledger("ch1", "0x")
+    book.verdict("a", True, "", "ch1-runs")
+    book.save()
+    assert [(e["chapter"], e["profile"]) for e in ledger.rendered("paper")] == [("ch6", "medium")]

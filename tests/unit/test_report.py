@@ -46,17 +46,19 @@ def test_verdict_table_puts_the_coloured_verdict_first_with_an_id_per_claim():
         "nc-holds", "nc-contradicted", "nc-inconclusive"]
     assert all(r.index("nc-verdict") < r.index(">NC") for r in rows)  # the verdict comes first
     ids = [re.search(r'<tr id="([^"]+)"', r).group(1) for r in rows]
-    assert ids == [report.claim_id("ch9", f"NC{i} falls") for i in (1, 2, 3)] and len(set(ids)) == 3
+    assert ids == [report.claim_id("ch9", f"NC{i} falls", book.profile) for i in (1, 2, 3)] and len(set(ids)) == 3
     assert '<a class="nc-cell-link" href="#ch9-fig">' in rows[2]
     assert "1 holds, 1 contradicted, 1 inconclusive" in html and "profile: medium" in html
 
 
-def test_claim_id_is_stable_and_tells_claims_apart():
-    a = report.claim_id("ch6", "Fig. 3 (MSE): every setting reaches zero training error")
-    assert a == report.claim_id("ch6", "Fig. 3 (MSE): every setting reaches zero training error")
-    assert re.fullmatch(r"claim-ch6-fig-3-mse-every-setting-reaches-[0-9a-f]{6}", a)
-    assert a != report.claim_id("ch6", "Fig. 3 (MSE): every setting reaches zero training error!")
-    assert a != report.claim_id("ch7", "Fig. 3 (MSE): every setting reaches zero training error")
+def test_claim_id_is_stable_and_tells_claims_and_profiles_apart():
+    claim = "Fig. 3 (MSE): every setting reaches zero training error"
+    a = report.claim_id("ch6", claim, "medium")
+    assert a == report.claim_id("ch6", claim, "medium")
+    assert re.fullmatch(r"claim-medium-ch6-fig-3-mse-every-setting-reaches-[0-9a-f]{6}", a)
+    assert a != report.claim_id("ch6", claim + "!", "medium")
+    assert a != report.claim_id("ch7", claim, "medium")
+    assert a != report.claim_id("ch6", claim, "small")  # stored and live verdicts share a page
 
 
 def _save(profile, chapter, page, claims):
@@ -82,7 +84,10 @@ def test_claims_table_shows_the_best_evidence_first_and_leaves_smoke_out(results
     b = next(r for r in rows if ">b</a>" in r)
     assert "contradicted</span> <small>(small)</small>" in b and "not run" in b  # no medium verdict
     # built at smoke: a claim the build ran links to its verdict row, the others to their section
-    assert f'09_x.html#{report.claim_id("ch9", "a")}' in a
+    assert f'09_x.html#{report.claim_id("ch9", "a", "smoke")}' in a  # the row the smoke build shows
+    table = report.claims_table(found, built=ledger.load("small"))
+    a = next(r for r in _rows(table._repr_html_())[1:] if ">a</a>" in r)
+    assert f'09_x.html#{report.claim_id("ch9", "a", "small")}' in a  # medium's row is not on the page
     assert '01_y.html#ch1-runs' in rows[0]
     assert "smoke numbers" not in html
 
@@ -153,8 +158,8 @@ def test_findings_count_each_verdict_per_profile_and_say_what_is_pending(results
     assert "- {ref}`Chapter 4 <ch4-z>`: Erratum: $x$ slip" in text
     assert "no profile has all its Table 1 runs stored yet" in text
     scales = text.split("**Scales.**")[1]
-    assert "`small`: run — verdicts saved for 1 chapters (training-run files stored: 0 of" in scales
-    assert "`medium`: pending" in scales and "`paper`: pending" in scales
+    assert "`small`: pending — verdicts saved for 1 chapters (training-run files stored: 0 of" in scales
+    assert "`medium`: pending — no verdicts saved yet" in scales and "`paper`: pending" in scales
     assert scales.index("`small`") < scales.index("`medium`") < scales.index("`paper`")
 
 
