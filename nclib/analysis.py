@@ -164,6 +164,8 @@ def table_stats(table: dict, n: int) -> dict:
 
 
 def _fmt(effect: float, se: float, z: float = Z) -> str:
+    if not math.isfinite(se):
+        return f"{effect:+.3f}, no standard error (one seed and no spread, or no measured drift)"
     return f"{effect:+.3f} ± {z * se:.3f} ({z:g} SE)"
 
 

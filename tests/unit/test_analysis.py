@@ -176,3 +176,9 @@ def test_fig6_verdicts_read_the_unblurred_classes_and_nc1_to_nc3():
     assert "unblurred" in verdicts[0][0] and [c.split(": ")[1][:3] for c, _, _ in verdicts[1:]] == ["NC1", "NC2", "NC3"]
     flat = {"x1": rising["x1"], "x0.1": rising["x1"], "0": rising["x0.1"]}  # (b) = (c): within noise
     assert [v for _, v, _ in analysis.fig6_verdicts(flat, order, blurred=(0,))] == [None] * 4
+
+
+def test_evidence_says_when_there_is_no_standard_error():
+    one_seed = presets({"baseline": 1.0, "wd2_W": 0.9, "wd2_H": 0.5, "wd0_W": 1.2, "wd0_H": 4.0})
+    (_, verdict, evidence), *_ = analysis.wd_verdicts(one_seed, "nc1")
+    assert verdict is None and "no standard error" in evidence and "nan" not in evidence

@@ -1,10 +1,18 @@
 """nclib.verdicts: the claims of Figures 3-6 and Table 1 on synthetic runs of one profile, whose
 answers are known by construction."""
 
+import math
 
 import pytest
 
 from nclib import experiments, verdicts
+
+
+@pytest.fixture(autouse=True)
+def no_drift(monkeypatch):
+    """Verdicts on the synthetic runs alone; each test that needs a floor sets one."""
+    for profile in verdicts.DRIFT:
+        monkeypatch.setitem(verdicts.DRIFT, profile, 0.0)
 
 
 def run(nc1, nc2=1.0, epochs=8, zero_at=5, per_class=None, block3=None):
@@ -58,6 +66,8 @@ def test_the_drift_floor_makes_small_effects_inconclusive(monkeypatch):
     runs = figure_runs(close, noise=(0.9999, 1.0001))
     assert all(h is True for _, h, _, _ in verdicts.wd_figure(runs, "cifar10", "ce", "Fig. 3", "medium")[1:])
     monkeypatch.setitem(verdicts.DRIFT, "medium", 0.05)
+    assert all(h is None for _, h, _, _ in verdicts.wd_figure(runs, "cifar10", "ce", "Fig. 3", "medium")[1:])
+    monkeypatch.setitem(verdicts.DRIFT, "medium", math.nan)  # not measured: nothing can be decided
     assert all(h is None for _, h, _, _ in verdicts.wd_figure(runs, "cifar10", "ce", "Fig. 3", "medium")[1:])
 
 
