@@ -107,10 +107,10 @@ ADMONITION = re.compile(r"^(`{3,}|:{3,})\{(admonition|tip|note|important)\}", re
 
 
 def _sections(md: Path) -> list[tuple[str, list]]:
-    """(level-2 heading, cells up to the next one) of a chapter, in order."""
+    """(level-2 or level-3 heading, cells up to the next one) of a chapter, in order."""
     sections = []
     for cell in jupytext.read(md).cells:
-        headings = (re.findall(r"^## +(.+?)\s*$", cell.source, re.M)
+        headings = (re.findall(r"^###? +(.+?)\s*$", cell.source, re.M)
                     if cell.cell_type == "markdown" else [])
         for heading in headings:
             sections.append((heading, []))
@@ -131,9 +131,13 @@ def test_chapter_opens_with_the_claim_and_ends_with_verdicts(md: Path):
     assert "what you should see" in overview.lower(), (
         f"{md.name}: the Overview box must say \"What you should see\"")
     assert names[-1] == "Verdicts", (
-        f"{md.name}: the last section must be `## Verdicts`; sections: {names}")
+        f"{md.name}: the last section must be `## Verdicts` (or `### Verdicts`, the live run's, under "
+        f"`## Run it yourself`); sections: {names}")
     assert any(cell.cell_type == "code" for cell in sections[-1][1]), (
         f"{md.name}: `## Verdicts` must compute the verdicts in a code cell")
+    if "Stored evidence" in names:  # the best stored evidence comes before the live run
+        assert names.index("Stored evidence") < names.index("Run it yourself"), (
+            f"{md.name}: `## Stored evidence` must come before `## Run it yourself`; sections: {names}")
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
