@@ -183,7 +183,7 @@ def settings_table(experiment: str, profile: str | None = None) -> Table:
     for field, mine, paper, differs in experiments.settings_rows(experiment, profile):
         rows.append([field, Cell(mine, cls="nc-differs" if differs else ""), paper,
                      Cell("differs" if differs else "", cls="nc-differs" if differs else "")])
-    return Table(["setting", f"{profile} (here)", "paper", ""], rows, profile=profile, kind="nc-settings",
+    return Table(["setting", profile, "paper", ""], rows, profile=profile, kind="nc-settings",
                  caption=f"settings of {experiment}")
 
 
