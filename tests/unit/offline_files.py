@@ -76,3 +76,16 @@ def write_all(folder, n_train=6, n_test=3, seed=0):
     return {"mnist": write_mnist(folder, n_train, n_test, seed),
             "cifar10": write_cifar(folder, n_train, n_test, seed),
             "fashion-mnist": write_fashion(folder, n_train, n_test, seed)}
+
+
+def use_offline_cifar(tmp_path, monkeypatch, n_train, n_test):
+    """Write a tiny CIFAR-10 into ``tmp_path / "data"``, point NCLIB_DATA at it and clear the
+    data cache; returns the folder."""
+    from nclib import data
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_cifar(folder, n_train=n_train, n_test=n_test)
+    monkeypatch.setenv("NCLIB_DATA", str(folder))
+    data._raw.cache_clear()
+    return folder

@@ -75,11 +75,7 @@ def test_paper_runs_too_long_for_a_command_are_planned_at_the_read_out_epoch(res
 
 
 def test_checkpoint_size_is_that_of_a_real_checkpoint(tmp_path, monkeypatch):
-    folder = tmp_path / "data"
-    folder.mkdir()
-    offline_files.write_cifar(folder, n_train=4, n_test=2)
-    monkeypatch.setenv("NCLIB_DATA", str(folder))
-    data._raw.cache_clear()
+    offline_files.use_offline_cifar(tmp_path, monkeypatch, n_train=4, n_test=2)
     config = RunConfig(dataset="cifar10", width=8, epochs=3, checkpoint_every=1, batch_size=20)
 
     class Stop(Exception):

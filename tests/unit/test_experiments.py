@@ -12,11 +12,7 @@ from nclib.train import WD_PRESETS, RunConfig, run_name
 
 @pytest.fixture
 def offline(tmp_path, monkeypatch):
-    folder = tmp_path / "data"
-    folder.mkdir()
-    offline_files.write_cifar(folder, n_train=20, n_test=20)
-    monkeypatch.setenv("NCLIB_DATA", str(folder))
-    data._raw.cache_clear()
+    offline_files.use_offline_cifar(tmp_path, monkeypatch, n_train=20, n_test=20)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield tmp_path / "results"
