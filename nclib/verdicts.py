@@ -32,12 +32,13 @@ which makes every comparison at that profile inconclusive. ``smoke`` only shows 
 runs."""
 
 
-def table1_spread(profile: str, dataset: str, loss: str, key: str) -> dict:
-    """``{setting: SD of the late-phase level of key over seeds}`` from the stored Table 1 runs of
-    ``profile`` (:func:`nclib.analysis.seed_spread`); {} if none are stored. MNIST's are the
-    3K-per-class runs of Figure 4."""
+def table1_spread(profile: str, dataset: str, loss: str, keys) -> dict:
+    """``{key: {setting: SD of the late-phase level of key over seeds}}`` for each of ``keys``,
+    from the stored Table 1 runs of ``profile`` (read once; :func:`nclib.analysis.seed_spread`);
+    {} for each key if none are stored. MNIST's are the 3K-per-class runs of Figure 4."""
     runs = {k: r for k, r in experiments.stored("table1", profile).items() if k[:2] == (dataset, loss)}
-    return analysis.seed_spread(analysis.by_setting(runs), key) if runs else {}
+    by = analysis.by_setting(runs) if runs else {}
+    return {key: analysis.seed_spread(by, key) if by else {} for key in keys}
 
 
 def complete_groups(experiment: str, profile: str, runs: dict) -> tuple[list, list]:
@@ -93,9 +94,10 @@ def wd_figure(runs: dict, dataset: str, loss: str, name: str, profile: str, dept
     label = f"{name} ({loss.upper()})"
     out = [zero_error(group, label)]
     by = analysis.by_setting(group)
-    for key in ("nc1", "nc2"):
-        spread = table1_spread(profile, dataset, loss, key) if min(map(len, by.values())) < 2 else None
-        for claim, holds, evidence in analysis.wd_verdicts(by, key, spread=spread, floor=DRIFT[profile]):
+    keys = ("nc1", "nc2")
+    spreads = table1_spread(profile, dataset, loss, keys) if min(map(len, by.values())) < 2 else {}
+    for key in keys:
+        for claim, holds, evidence in analysis.wd_verdicts(by, key, spread=spreads.get(key), floor=DRIFT[profile]):
             out.append((f"{label} {claim}", holds, evidence, "figure"))
     if depth:
         for key in ("nc1", "nc2"):
