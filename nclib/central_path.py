@@ -38,6 +38,7 @@ __all__ = [
     "nc1_rate",
     "lemma_b1_constant",
     "gradient_ratio",
+    "max_gradient_ratio",
     "joint_descent_rises",
     "NC1Attribution",
     "nc1_attribution",
@@ -455,6 +456,35 @@ def gradient_ratio(H, lam_W: float, lam_H: float, n: int) -> float:
     """``Kn |grad L(H)|_F / |H|_F`` (Lemma B.1 bounds it by :func:`lemma_b1_constant`)."""
     H, K, n, d = _features(H, n)
     return float(K * n * np.linalg.norm(central_path_grad(H, lam_W, lam_H, n)) / np.linalg.norm(H))
+
+
+def max_gradient_ratio(starts, lam_W: float, lam_H: float, n: int) -> float:
+    """The largest :func:`gradient_ratio` that L-BFGS-B reaches from each ``H`` in ``starts`` (each
+    ``d x Kn``): a search for ``H`` that break Lemma B.1's bound. The ratio's gradient is exact,
+    by torch autograd in float64 through ``W*(H)`` (finite differences would cost ``dKn + 1``
+    evaluations per step)."""
+    import scipy.optimize
+    import torch
+
+    lam_W = check_real("lam_W", lam_W, positive=True)
+    lam_H = check_real("lam_H", lam_H)
+    best = -np.inf
+    for H0 in starts:
+        H0, K, n, d = _features(H0, n)
+        Y = torch.as_tensor(targets(K, n))
+        ridge = n * lam_W * torch.eye(d, dtype=torch.float64)
+
+        def neg_ratio(x):
+            H = torch.tensor(x.reshape(d, K * n), requires_grad=True)
+            W = torch.linalg.solve(H @ H.T + ridge, H @ Y.T).T  # W*(H), App. A
+            grad_L = W.T @ (W @ H - Y) + lam_H * H              # Kn grad L(H), Eq. 7
+            r = -torch.linalg.norm(grad_L) / torch.linalg.norm(H)
+            r.backward()
+            return r.item(), H.grad.numpy().ravel()
+
+        found = scipy.optimize.minimize(neg_ratio, H0.ravel(), jac=True, method="L-BFGS-B")
+        best = max(best, gradient_ratio(found.x.reshape(d, K * n), lam_W, lam_H, n))
+    return float(best)
 
 
 def joint_descent_rises(K: int, n: int, d: int, lam_W: float, lam_H: float, lr: float, steps: int,

@@ -286,6 +286,22 @@ def test_lemma_b1_constants_bound_the_gradient():
         assert approached == pytest.approx(sharp, rel=1e-6)
 
 
+def test_max_gradient_ratio_climbs_to_the_sharp_constant():
+    """L-BFGS on the exact (autograd) gradient of the ratio: never below its starts, never above
+    the sharp constant (rounding: 1e-12), and within 1e-4 of it (it is approached only as H -> 0
+    or infinity, so the search stops short; wrong gradients would stall it far below)."""
+    rng = np.random.default_rng(9)
+    K, n, d = 3, 2, 4
+    for lam_W, lam_H in [(0.1, 0.02), (1.0, 2.0)]:
+        sharp = cp.lemma_b1_constant(lam_W, lam_H, sharp=True)
+        starts = [10 ** rng.uniform(-2, 1) * rng.standard_normal((d, K * n)) for _ in range(3)]
+        found = cp.max_gradient_ratio(starts, lam_W, lam_H, n)
+        assert max(cp.gradient_ratio(H, lam_W, lam_H, n) for H in starts) <= found <= sharp * (1 + 1e-12)
+        assert found == pytest.approx(sharp, rel=1e-4)
+    with pytest.raises(ValueError, match="lam_W"):
+        cp.max_gradient_ratio(starts, 0.0, 0.1, n)
+
+
 def test_eq2_multistart_agrees_and_w_init_is_used():
     rng = np.random.default_rng(8)
     K, n, d = 3, 4, 5
