@@ -89,11 +89,19 @@ class Ledger:
         report.show(report.verdict_table(self.claims, self.profile))
 
     def save(self) -> Path:
-        """Write the ledger (atomically) to :func:`ledger_dir` and return the file's path."""
+        """Write the ledger (atomically) to :func:`ledger_dir` and return the file's path. A saved
+        ledger with the same claims, verdicts and evidence is left as it is, provenance included:
+        it names the build that first computed them, and a rebuild leaves the results unchanged."""
         path = ledger_dir(self.profile) / f"{self.chapter}.json"
         record = {"chapter": self.chapter, "page": self.page, "profile": self.profile, "stored": self.stored,
-                  "provenance": profiles.provenance(), "claims": [dataclasses.asdict(c) for c in self.claims]}
-        atomic_write_text(path, json.dumps(record, indent=1))
+                  "claims": [dataclasses.asdict(c) for c in self.claims]}
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError):
+            old = None
+        if isinstance(old, dict) and {k: old.get(k) for k in record} == record:
+            return path
+        atomic_write_text(path, json.dumps({**record, "provenance": profiles.provenance()}, indent=1))
         return path
 
 

@@ -42,6 +42,32 @@ def test_save_and_load_round_trip(results):
     assert not list(path.parent.glob("*.tmp"))  # written atomically: no temporary left behind
 
 
+def test_a_rebuild_with_the_same_verdicts_leaves_the_saved_ledger_alone(results):
+    """Same claims, verdicts and evidence: the file (provenance included) is not rewritten; a
+    changed verdict or evidence is."""
+    def build(holds, evidence):
+        book = ledger.Ledger("ch9", "09_x", profile="small")
+        book.verdict("it works", holds, evidence, "ch9-runs")
+        return book.save()
+
+    path = build(True, "3 of 3")
+    stamped = json.loads(path.read_text())
+    stamped["provenance"]["git commit"] = "the first build"
+    path.write_text(json.dumps(stamped))
+    build(True, "3 of 3")
+    assert json.loads(path.read_text())["provenance"]["git commit"] == "the first build"
+    for holds, evidence in ((True, "2 of 3"), (None, "2 of 3")):
+        build(holds, evidence)
+        saved = json.loads(path.read_text())
+        assert saved["provenance"]["git commit"] != "the first build"
+        assert (saved["claims"][0]["holds"], saved["claims"][0]["evidence"]) == (holds, evidence)
+        stamped = saved | {"provenance": {**saved["provenance"], "git commit": "the first build"}}
+        path.write_text(json.dumps(stamped))
+    path.write_text("{truncated")
+    build(None, "2 of 3")
+    assert json.loads(path.read_text())["claims"][0]["holds"] is None  # a corrupt file is rewritten
+
+
 def test_verdict_has_three_states_and_saves_them_as_json(results):
     book = ledger.Ledger("ch9", "09_x", profile="medium")
     assert book.verdict("a", True, "", "ch9-a") is True
