@@ -17,7 +17,7 @@ import math
 
 from nclib import analysis, experiments
 
-__all__ = ["DRIFT", "table1_spread", "complete_groups", "fig2", "zero_error", "wd_figure", "table1_columns", "table1", "table1_paper", "fig6",
+__all__ = ["DRIFT", "table1_spread", "complete_groups", "complete_rows", "fig2", "zero_error", "wd_figure", "table1_columns", "table1", "table1_paper", "fig6",
            "record"]
 
 DRIFT = {"smoke": 0.0, "small": 0.32, "medium": 0.10, "paper": math.nan}
@@ -51,6 +51,24 @@ def complete_groups(experiment: str, profile: str, runs: dict) -> tuple[list, li
     complete = [g for g, have in groups.items() if all(have)]
     pending = [(*g, sum(have), len(have)) for g, have in groups.items() if not all(have)]
     return complete, pending
+
+
+_COLUMN_NAMES = {"cifar10": "CIFAR-10", "mnist": "MNIST"}
+
+
+_TITLES = {"fig2": "Fig. 2", "fig3": "Fig. 3", "fig4": "Fig. 4", "fig5": "Fig. 5", "table1": "Table 1", "fig6": "Fig. 6"}
+
+
+def complete_rows(experiment: str, profile: str, runs: dict, rows_of) -> list[tuple]:
+    """``rows_of(dataset, loss)`` for each (dataset, loss) group of ``experiment``'s grid at
+    ``profile`` whose runs are all in ``runs`` (:func:`complete_groups`), one after the other; for
+    each other group, a printed line that says how many of its runs are stored: no verdict rests
+    on part of a group."""
+    complete, pending = complete_groups(experiment, profile, runs)
+    for ds, loss, have, total in pending:
+        print(f"{profile}, {_TITLES[experiment]}, {_COLUMN_NAMES[ds]} {loss.upper()}: {have} of {total} runs stored; "
+              "no verdict yet")
+    return [row for ds, loss in complete for row in rows_of(ds, loss)]
 
 
 def fig2(result: dict) -> list[tuple]:
@@ -104,9 +122,6 @@ def wd_figure(runs: dict, dataset: str, loss: str, name: str, profile: str, dept
             claim, holds, evidence = analysis.depth_verdicts({_run_key(k): r for k, r in group.items()}, key)
             out.append((f"{label} {claim}", holds, evidence, "figure"))
     return out
-
-
-_COLUMN_NAMES = {"cifar10": "CIFAR-10", "mnist": "MNIST"}
 
 
 def table1_columns(stats: dict, column: str) -> list[tuple]:

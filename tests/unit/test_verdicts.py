@@ -81,6 +81,16 @@ def test_complete_groups_need_every_setting_and_seed():
     assert complete == [] and ("cifar10", "mse", 9, 10) in pending
 
 
+def test_complete_rows_decide_only_complete_groups_and_say_what_is_pending(capsys):
+    grid = experiments.grid("fig3", "medium")
+    runs = {k: None for k in grid if k[1] == "ce"}
+    runs[next(k for k in grid if k[1] == "mse")] = None
+    asked = []
+    rows = verdicts.complete_rows("fig3", "medium", runs, lambda ds, loss: asked.append((ds, loss)) or [(ds, loss)])
+    assert rows == asked == [("cifar10", "ce")]
+    assert capsys.readouterr().out == "medium, Fig. 3, CIFAR-10 MSE: 1 of 10 runs stored; no verdict yet\n"
+
+
 def test_table1_columns_are_the_two_distance_claims():
     stats = {"baseline": (0.0, 0.01, 3), "wd2_W": (-0.05, 0.01, 3), "wd2_H": (-0.4, 0.01, 3),
              "wd0_W": (0.02, 0.01, 3), "wd0_H": (0.01, 0.01, 3)}
