@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = ["select", "by_setting", "curve", "per_class_curve", "zero_error_epoch", "late_epochs",
            "at_epoch", "mean_sd", "Z", "three_state", "level", "seed_spread", "level_stats", "table_stats",
-           "wd_claims", "wd_verdicts", "ordering_verdict", "unblurred_nc1", "fig6_verdicts", "depth_verdicts"]
+           "wd_claims", "wd_verdicts", "ordering_verdict", "unblurred_nc1", "FIG6_METRICS", "fig6_verdicts", "depth_verdicts"]
 
 
 _NAMES = {"nc1": "NC1", "nc1_tilde": "NC1~", "nc2": "NC2", "nc3": "NC3"}
@@ -226,13 +226,19 @@ def unblurred_nc1(result: dict, blurred) -> np.ndarray:
     return per_class[:, keep].mean(axis=1)
 
 
+FIG6_METRICS = ("nc1_others", "nc1", "nc2", "nc3")
+"""The metrics of Figure 6's ordering claims: the unblurred classes' mean per-class NC1, then
+NC1, NC2 and NC3 of the deepest features."""
+
+
 def fig6_verdicts(runs: dict, order: list, blurred, spread: dict | None = None,
-                  floor: float = 0.0) -> list[tuple[str, bool | None, str]]:
+                  floor: float | dict = 0.0) -> list[tuple[str, bool | None, str]]:
     """App. E.2, Fig. 6: along ``order`` (the blurred runs' settings as the last layer's WD falls,
     (b) -> (c) -> (d)) the unblurred classes' mean per-class NC1 and NC1, NC2, NC3 of the deepest
     features all rise (:func:`ordering_verdict` on late-phase levels). ``runs``: setting -> result
     or list of results; ``blurred``: the blurred classes; ``spread`` / ``floor``: see
-    :func:`level_stats` (``spread`` maps a metric name to ``{setting: SD}``)."""
+    :func:`level_stats` (``spread`` maps a name of :data:`FIG6_METRICS` to ``{setting: SD}``;
+    ``floor`` is one number, or one per name)."""
     def others(result):
         return unblurred_nc1(result, blurred)
 
@@ -241,7 +247,8 @@ def fig6_verdicts(runs: dict, order: list, blurred, spread: dict | None = None,
     for key, name in ((others, "mean per-class NC1 of the unblurred classes"), ("nc1", "NC1"), ("nc2", "NC2"),
                       ("nc3", "NC3")):
         label = "nc1_others" if callable(key) else key
-        stats = level_stats(sel, key, spread=(spread or {}).get(label), floor=floor)
+        stats = level_stats(sel, key, spread=(spread or {}).get(label),
+                            floor=floor[label] if isinstance(floor, dict) else floor)
         claim, verdict, evidence = ordering_verdict(stats, order, f"Fig. 6: {name}")
         out.append((claim, verdict, evidence))
     return out

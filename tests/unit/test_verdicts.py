@@ -12,7 +12,11 @@ from nclib import experiments, verdicts
 def no_drift(monkeypatch):
     """Verdicts on the synthetic runs alone; each test that needs a floor sets one."""
     for profile in verdicts.DRIFT:
-        monkeypatch.setitem(verdicts.DRIFT, profile, 0.0)
+        monkeypatch.setitem(verdicts.DRIFT, profile, floors(0.0))
+
+
+def floors(value):
+    return dict.fromkeys(("nc1", "nc1_tilde", "nc2", "nc3"), value)
 
 
 def run(nc1, nc2=1.0, epochs=8, zero_at=5, per_class=None, block3=None):
@@ -65,10 +69,22 @@ def test_the_drift_floor_makes_small_effects_inconclusive(monkeypatch):
     close = {"baseline": 1.0, "wd2_W": 0.99, "wd2_H": 0.97, "wd0_W": 1.01, "wd0_H": 1.03}  # ~0.01 decades
     runs = figure_runs(close, noise=(0.9999, 1.0001))
     assert all(h is True for _, h, _, _ in verdicts.wd_figure(runs, "cifar10", "ce", "Fig. 3", "medium")[1:])
-    monkeypatch.setitem(verdicts.DRIFT, "medium", 0.05)
+    monkeypatch.setitem(verdicts.DRIFT, "medium", floors(0.05))
     assert all(h is None for _, h, _, _ in verdicts.wd_figure(runs, "cifar10", "ce", "Fig. 3", "medium")[1:])
-    monkeypatch.setitem(verdicts.DRIFT, "medium", math.nan)  # not measured: nothing can be decided
+    monkeypatch.setitem(verdicts.DRIFT, "medium", floors(math.nan))  # not measured: nothing can be decided
     assert all(h is None for _, h, _, _ in verdicts.wd_figure(runs, "cifar10", "ce", "Fig. 3", "medium")[1:])
+
+
+def test_each_metric_has_its_own_drift_floor(monkeypatch):
+    close = {"baseline": 1.0, "wd2_W": 0.99, "wd2_H": 0.97, "wd0_W": 1.01, "wd0_H": 1.03}
+    runs = figure_runs(close, noise=(0.9999, 1.0001))  # NC1 and NC2 both move ~0.01 decades
+    monkeypatch.setitem(verdicts.DRIFT, "medium", floors(0.0) | {"nc2": 0.05})
+    rows = verdicts.wd_figure(runs, "cifar10", "ce", "Fig. 3", "medium")[1:]
+    assert [h for c, h, _, _ in rows if "NC1" in c] == [True] * 4  # NC2's floor does not touch NC1
+    assert [h for c, h, _, _ in rows if "NC2" in c] == [None] * 4
+    assert verdicts.drift("medium", "nc1_others") == 0.05  # not measured: the profile's largest
+    monkeypatch.setitem(verdicts.DRIFT, "medium", floors(0.0) | {"nc3": math.nan})
+    assert math.isnan(verdicts.drift("medium", "nc1_others")) and verdicts.drift("medium", "nc1") == 0.0
 
 
 def test_complete_groups_need_every_setting_and_seed():
