@@ -357,5 +357,6 @@ def _scale_sentence(profile: str, ledgers: list) -> str:
     done, total, complete = _stored_runs(profile)
     state = "all runs stored" if done == total else "partly stored" if done else "pending"
     runs = f"training-run files stored: {done} of {total}" + (f"; complete: {', '.join(complete)}" if complete else "")
-    verdicts = f"verdicts saved for {len(ledgers)} chapters" if ledgers else "no verdicts saved yet"
+    verdicts = (f"verdicts saved for {len(ledgers)} chapter{'s' if len(ledgers) > 1 else ''}" if ledgers
+                else "no verdicts saved yet")
     return f"`{profile}`: {state} — {verdicts} ({runs})."

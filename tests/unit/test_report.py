@@ -158,7 +158,7 @@ def test_findings_count_each_verdict_per_profile_and_say_what_is_pending(results
     assert "- {ref}`Chapter 4 <ch4-z>`: Erratum: $x$ slip" in text
     assert "no profile has all its Table 1 runs stored yet" in text
     scales = text.split("**Scales.**")[1]
-    assert "`small`: pending — verdicts saved for 1 chapters (training-run files stored: 0 of" in scales
+    assert "`small`: pending — verdicts saved for 1 chapter (training-run files stored: 0 of" in scales
     assert "`medium`: pending — no verdicts saved yet" in scales and "`paper`: pending" in scales
     assert scales.index("`small`") < scales.index("`medium`") < scales.index("`paper`")
 
