@@ -135,6 +135,13 @@ def verdict_cell(holds: bool | None) -> Cell:
     return Cell(f"{_MARKS[holds]} {VERDICTS[holds]}", cls=f"nc-verdict {_CLASSES[holds]}")
 
 
+def _mark_span(holds: bool | None) -> str:
+    """A verdict as its mark, with the word beside it; on a phone the word is visually hidden
+    (still read out by screen readers), so that a column per profile fits."""
+    return (f'<span class="nc-verdict {_CLASSES[holds]}">{_MARKS[holds]}'
+            f'<span class="nc-word"> {VERDICTS[holds]}</span></span>')
+
+
 def claim_id(chapter: str, claim: str, profile: str) -> str:
     """The HTML id of a claim's verdict row in its chapter: ``claim-<profile>-<chapter>-<first
     words>-<hash>`` (a chapter may show the same claim's verdict at two profiles: the stored
@@ -270,7 +277,7 @@ def claims_table(ledgers_by_profile: dict, built=()) -> Table:
             v = by_profile.get(p)
             cells.append(Cell("not run", cls="nc-notrun") if v is None else
                          Cell(f"{VERDICTS[v['holds']]}: {v['evidence']}",
-                              f"{verdict_cell(v['holds']).html('span')}<br><small>{html.escape(v['evidence'])}</small>"))
+                              f"{_mark_span(v['holds'])}<br><small>{html.escape(v['evidence'])}</small>"))
         out.append(cells)
     return Table(["#", "claim (link: where it is computed)", "best evidence", *cols], out, kind="nc-ledger")
 

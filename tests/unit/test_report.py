@@ -81,6 +81,8 @@ def test_claims_table_shows_the_best_evidence_first_and_leaves_smoke_out(results
     assert len(rows) == 3 and "01_y.html" in rows[0]  # chapter order
     a = next(r for r in rows if ">a</a>" in r)
     assert "inconclusive</span> <small>(medium)</small>" in a  # medium beats small
+    # per profile: the mark, with the word in a span that phones hide visually (custom.css)
+    assert '<span class="nc-verdict nc-inconclusive">?<span class="nc-word"> inconclusive</span></span>' in a
     b = next(r for r in rows if ">b</a>" in r)
     assert "contradicted</span> <small>(small)</small>" in b and "not run" in b  # no medium verdict
     # built at smoke: a claim the build ran links to its verdict row, the others to their section
