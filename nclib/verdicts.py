@@ -17,7 +17,7 @@ import math
 
 from nclib import analysis, experiments
 
-__all__ = ["DRIFT", "drift", "table1_spread", "complete_groups", "complete_rows", "fig2", "zero_error", "wd_figure", "table1_columns", "table1", "table1_paper", "fig6",
+__all__ = ["DRIFT", "drift", "table1_spread", "complete_groups", "TITLES", "complete_rows", "fig2", "zero_error", "wd_figure", "table1_columns", "table1", "table1_paper", "fig6",
            "record"]
 
 DRIFT = {
@@ -72,7 +72,8 @@ def complete_groups(experiment: str, profile: str, runs: dict) -> tuple[list, li
 _COLUMN_NAMES = {"cifar10": "CIFAR-10", "mnist": "MNIST"}
 
 
-_TITLES = {"fig2": "Fig. 2", "fig3": "Fig. 3", "fig4": "Fig. 4", "fig5": "Fig. 5", "table1": "Table 1", "fig6": "Fig. 6"}
+TITLES = {"fig2": "Fig. 2", "fig3": "Fig. 3", "fig4": "Fig. 4", "fig5": "Fig. 5", "table1": "Table 1", "fig6": "Fig. 6"}
+"""Experiment name -> the paper's name for it, as verdicts and chapters print it."""
 
 
 def complete_rows(experiment: str, profile: str, runs: dict, rows_of) -> list[tuple]:
@@ -82,7 +83,7 @@ def complete_rows(experiment: str, profile: str, runs: dict, rows_of) -> list[tu
     on part of a group."""
     complete, pending = complete_groups(experiment, profile, runs)
     for ds, loss, have, total in pending:
-        print(f"{profile}, {_TITLES[experiment]}, {_COLUMN_NAMES[ds]} {loss.upper()}: {have} of {total} runs stored; "
+        print(f"{profile}, {TITLES[experiment]}, {_COLUMN_NAMES[ds]} {loss.upper()}: {have} of {total} runs stored; "
               "no verdict yet")
     return [row for ds, loss in complete for row in rows_of(ds, loss)]
 
