@@ -10,10 +10,12 @@ as in App. E.2, cross-entropy), trained on random data with deterministic algori
 * ``bf16 autocast``  -- bfloat16 autocast (channels-last);
 * ``torch.compile``  -- inductor-compiled model (channels-last); its compile time is printed apart;
 
-then the eval pass (forward only) per image at batch 128, 256 and 1024, and the throughput of the
-cores used as one run with every thread against one single-threaded run per core.
+then the price of the medium profile's width: a channels-last step at twice the width (16, as
+``small``) against width 8; the eval pass (forward only) per image at batch 128, 256 and 1024; and
+the throughput of the cores used as one run with every thread against one single-threaded run per
+core.
 
-    python benchmarks/bench_cpu.py            # medium sizes, about 5 minutes on 2 cores
+    python benchmarks/bench_cpu.py            # medium sizes, about 2.5 minutes on 2 cores
     NCLIB_PROFILE=smoke python benchmarks/bench_cpu.py   # seconds: every path, tiny sizes
 """
 
@@ -128,6 +130,8 @@ def main() -> None:
     for name, t in rows:
         print(f"{name:<32}{t / s['batch'] * 1e3:>12.3f}{plain / t:>15.2f}x")
     print(compile_note)
+    wide = step_time(2 * s["width"], s["batch"], s["steps"], channels_last=True)[0]
+    print(f"ratio width {2 * s['width']} / width {s['width']} (channels-last step) = {wide / rows[1][1]:.2f}x")
 
     evals = {b: eval_time(s["width"], s["eval_images"], b) for b in (128, 256, 1024)}
     print(f"{'eval pass, batch':<32}{'ms / image':>12}{'vs batch 1024':>16}")
