@@ -123,9 +123,10 @@ _SETTINGS = {
     # bfloat16 autocast in the ResNet18 training steps (paper: on a GPU, unless the device check of
     # benchmarks/device_check.py finds that it moves the NC metrics by more than seed noise; on a
     # CPU without bfloat16 units it is slower, see benchmarks/bench_cpu.py).
-    # medium keeps the paper's regime at a 2-core CPU's cost: width 8 (d = 64) with n > d (CIFAR-10
-    # 320 per class, n / d = 5; MNIST 192 and 320 per class, 3 and 5, keeping 3K:5K), batch 64 (6.4
-    # samples per class per BatchNorm batch), the schedule's shape (5 lr phases of 16 epochs, two
+    # medium keeps the paper's regime at a 2-core CPU's cost: width 8 (d = 64; a training step at
+    # width 16 costs 2.6x, benchmarks/bench_cpu.py) with n > d (CIFAR-10 320 per class, n / d = 5;
+    # MNIST 192 and 320 per class, 3 and 5, keeping 3K:5K), batch 64 (6.4 samples per class per
+    # BatchNorm batch), the schedule's shape (5 lr phases of 16 epochs, two
     # drops before Table 1's read-out at mid-run, epoch 40) and the paper's weight decays. Matching
     # the paper's total shrinkage instead (433 lr-weighted steps by its read-out, 196 x (40 x 0.05 +
     # 40 x 0.005 + 20 x 0.0005), against 50 x (16 x 0.05 + 16 x 0.005 + 8 x 0.0005) = 44.2 here: a
