@@ -115,7 +115,8 @@ def main() -> None:
           f"torch {torch.__version__}, 1 thread unless said")
     plain, _ = step_time(s["width"], s["batch"], s["steps"])
     rows = [("plain (eager float32 NCHW)", plain)]
-    rows.append(("channels-last", step_time(s["width"], s["batch"], s["steps"], channels_last=True)[0]))
+    channels_last_step = step_time(s["width"], s["batch"], s["steps"], channels_last=True)[0]
+    rows.append(("channels-last", channels_last_step))
     rows.append(("bf16 autocast + channels-last",
                  step_time(s["width"], s["batch"], s["steps"], channels_last=True, bf16=True)[0]))
     compile_note = "torch.compile: not measured at this profile"
@@ -131,7 +132,7 @@ def main() -> None:
         print(f"{name:<32}{t / s['batch'] * 1e3:>12.3f}{plain / t:>15.2f}x")
     print(compile_note)
     wide = step_time(2 * s["width"], s["batch"], s["steps"], channels_last=True)[0]
-    print(f"ratio width {2 * s['width']} / width {s['width']} (channels-last step) = {wide / rows[1][1]:.2f}x")
+    print(f"ratio width {2 * s['width']} / width {s['width']} (channels-last step) = {wide / channels_last_step:.2f}x")
 
     evals = {b: eval_time(s["width"], s["eval_images"], b) for b in (128, 256, 1024)}
     print(f"{'eval pass, batch':<32}{'ms / image':>12}{'vs batch 1024':>16}")
@@ -144,7 +145,7 @@ def main() -> None:
         print(f"{cores} cores: 1 run x {cores} threads {one_run:.0f} images/s, {cores} runs x 1 thread "
               f"{per_core:.0f} images/s")
         print(f"ratio runs per core / threads = {per_core / one_run:.2f}x")
-    print(f"ratio channels-last / plain = {plain / rows[1][1]:.2f}x")
+    print(f"ratio channels-last / plain = {plain / channels_last_step:.2f}x")
 
 
 if __name__ == "__main__":
