@@ -185,7 +185,8 @@ def table1_paper(table: dict, n: int = 3) -> list[tuple]:
 
 def fig6(runs: dict, profile: str, blurred=(4, 9)) -> list[tuple]:
     """App. E.2, Figure 6: every run reaches zero training error; the blurred classes have the
-    largest per-class NC1 in every blurred run; and along the last layer's WD x1 -> x0.1 -> 0 the
+    largest per-class NC1 in every blurred run (a premise of reading the figure, not a claim of the
+    paper's text); and along the last layer's WD x1 -> x0.1 -> 0 the
     unblurred classes' per-class NC1 and NC1-NC3 rise (:func:`nclib.analysis.fig6_verdicts`). With
     one seed per setting, the spread is that of the Table 1 runs of MNIST, CE, baseline, where they
     have Figure 6's size; else those claims are inconclusive."""
@@ -199,7 +200,8 @@ def fig6(runs: dict, profile: str, blurred=(4, 9)) -> list[tuple]:
         if setting in order:
             late = analysis.per_class_curve(r)[analysis.late_epochs(r)].mean(axis=0)
             worst.append(set(np.argsort(late)[-len(blurred):]) == set(blurred))
-    out.append(("Fig. 6: the blurred digits have the largest per-class NC1 in every blurred run", all(worst),
+    out.append(("Fig. 6 (a premise the paper's text does not state): the blurred digits have the largest "
+                "per-class NC1 in every blurred run", all(worst),
                 f"{sum(worst)} of {len(worst)} blurred runs", "figure"))
     spread = None
     if min(map(len, by.values())) < 2:
