@@ -246,11 +246,13 @@ def evidence(experiment: str, exclude: str | None = None) -> list[tuple[str, dic
     profile of :data:`EVIDENCE` other than ``exclude`` (default: the active profile, whose runs
     the chapter runs live) that has at least one stored run (:func:`stored`). ``status``: one line
     that says how many of the grid's runs are stored, on which data, device(s) and commit(s), and
-    their total run time."""
+    their total run time, and names each other profile of the experiment with no run stored as
+    pending."""
     exclude = profiles.current() if exclude is None else exclude
+    found = {profile: stored(experiment, profile) for profile in EVIDENCE if profile != exclude}
+    missing = [profile for profile, runs in found.items() if not runs and grid(experiment, profile)]
     out = []
-    for profile in EVIDENCE:
-        runs = stored(experiment, profile) if profile != exclude else {}
+    for profile, runs in found.items():
         if runs:
             total = len(grid(experiment, profile))
             datasets = sorted({r["dataset"] for r in runs.values()})
@@ -261,7 +263,9 @@ def evidence(experiment: str, exclude: str | None = None) -> list[tuple[str, dic
             out.append((profile, runs, f"`{profile}` profile, {experiment}: {state} in results/{profile}/, "
                                        f"data {'; '.join(datasets)}, computed on {'; '.join(devices)} at commit "
                                        f"{', '.join(commits)}, "
-                                       f"{hours:.2f} hours of run time in all."))
+                                       f"{hours:.2f} hours of run time in all."
+                                       + "".join(f" The `{other}` profile's runs are pending (none stored)."
+                                                 for other in missing)))
     return out
 
 

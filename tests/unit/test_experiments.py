@@ -124,9 +124,15 @@ def test_evidence_lists_stored_profiles_best_first_without_the_live_one(offline,
     (found,) = experiments.evidence("fig2", exclude="small")
     assert found[0] == "paper" and len(found[1]) == 1
     assert "all runs stored" in found[2] and "data CIFAR-10, computed on cuda (test GPU) at commit abc, 2.00 hours" in found[2]
+    assert "pending" not in found[2]  # Fig. 2 has no medium runs to wait for
     assert experiments.evidence("fig2", exclude="paper") == []  # the live run's profile is left out
     (found,) = experiments.evidence("fig6", exclude="small")
     assert found[0] == "medium" and f"1 of {len(medium)} runs stored" in found[2] and "cpu at commit" in found[2]
+    assert "The `paper` profile's runs are pending (none stored)." in found[2]
+    for config in medium.values():
+        _store_fake(offline / "medium", config, device="cpu")
+    (found,) = experiments.evidence("fig6", exclude="small")
+    assert "all runs stored" in found[2] and "The `paper` profile's runs are pending (none stored)." in found[2]
 
 
 def test_reproduce_reruns_a_stored_run_bit_for_bit_here(offline, capsys):
