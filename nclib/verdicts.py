@@ -187,9 +187,9 @@ def fig6(runs: dict, profile: str, blurred=(4, 9)) -> list[tuple]:
     """App. E.2, Figure 6: every run reaches zero training error; the blurred classes have the
     largest per-class NC1 in every blurred run (a premise of reading the figure, not a claim of the
     paper's text); and along the last layer's WD x1 -> x0.1 -> 0 the unblurred classes' per-class
-    NC1 and NC1-NC3 rise (:func:`nclib.analysis.fig6_verdicts`). With
-    one seed per setting, the spread is that of the Table 1 runs of MNIST, CE, baseline, where they
-    have Figure 6's size; else those claims are inconclusive."""
+    NC1 and NC1-NC3 rise (:func:`nclib.analysis.fig6_verdicts`). With one seed per setting, the
+    spread is that of the Table 1 runs of MNIST, CE, baseline, where they have Figure 6's size; else
+    those claims are inconclusive."""
     import numpy as np
 
     out = [zero_error(runs, "Fig. 6")]
