@@ -17,7 +17,8 @@ import math
 
 import numpy as np
 
-__all__ = ["select", "by_setting", "curve", "per_class_curve", "zero_error_epoch", "late_epochs",
+__all__ = ["select", "by_setting", "curve", "per_class_curve", "zero_error_epoch", "DIVERGENCE_ERROR", "divergences",
+           "lr_drops", "late_epochs",
            "at_epoch", "mean_sd", "Z", "three_state", "level", "seed_spread", "level_stats", "table_stats",
            "wd_claims", "wd_verdicts", "ordering_verdict", "unblurred_nc1", "FIG6_METRICS", "fig6_verdicts", "depth_verdicts"]
 
@@ -46,21 +47,26 @@ def by_setting(runs: dict, dataset: str | None = None, loss: str | None = None) 
     return out
 
 
+_RECORD_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "train_eval_loss", "train_error", "test_acc", "depth", "seconds")
+
+
 def curve(result: dict, key: str, features: str = "penultimate") -> np.ndarray:
     """Per-epoch values of ``key``: an NC metric of ``features`` ("nc1", "nc1_tilde", "nc2", "nc3",
-    "tr_sw", "tr_sb") or a top-level record field ("train_error", "test_acc", "train_loss", ...).
-    NaN where the metric was undefined at that epoch."""
+    "tr_sw", "tr_sb") or a record field ("train_error", "test_acc", "train_loss", ...). NaN where
+    the metric was undefined at that epoch, or not measured (an epoch without the eval pass,
+    :meth:`nclib.train.RunConfig.evaluates`)."""
     history = result["history"]
-    if key in history[0] and key != "nc":
-        return np.array([h[key] for h in history], dtype=float)
-    if features not in history[0]["nc"]:
-        raise KeyError(f"features={features!r} not in this run; it has {sorted(history[0]['nc'])}")
-    return np.array([h["nc"][features].get(key, np.nan) for h in history], dtype=float)
+    if key in _RECORD_FIELDS:
+        return np.array([h.get(key, np.nan) for h in history], dtype=float)
+    measured = [h["nc"] for h in history if "nc" in h]
+    if features not in measured[0]:
+        raise KeyError(f"features={features!r} not in this run; it has {sorted(measured[0])}")
+    return np.array([h["nc"][features].get(key, np.nan) if "nc" in h else np.nan for h in history], dtype=float)
 
 
 def per_class_curve(result: dict, features: str = "penultimate") -> np.ndarray:
-    """Per-class NC1 (App. E.2), shape (epochs, K); NaN rows where it was undefined."""
-    rows = [h["nc"][features].get("nc1_per_class") for h in result["history"]]
+    """Per-class NC1 (App. E.2), shape (epochs, K); NaN rows where it was undefined or not measured."""
+    rows = [h["nc"][features].get("nc1_per_class") if "nc" in h else None for h in result["history"]]
     K = next(len(r) for r in rows if r is not None)
     return np.array([r if r is not None else [np.nan] * K for r in rows], dtype=float)
 
@@ -71,12 +77,46 @@ def zero_error_epoch(result: dict) -> int | None:
     return int(hits[0]) + 1 if hits.size else None
 
 
+DIVERGENCE_ERROR = 0.05
+"""Training error above which a run that had reached zero training error counts as diverged."""
+
+
+def divergences(history: list) -> list[dict]:
+    """The divergences of a run (its ``history``, :func:`nclib.train.train`): after the first epoch
+    whose eval pass misclassifies no training sample, each stretch of epochs whose training error
+    (the eval pass's where it ran, else the running error of the epoch) exceeds
+    :data:`DIVERGENCE_ERROR`, as ``{"start", "end", "peak_error"}`` (1-based epochs; ``end`` is the
+    last epoch above the threshold, None if the run ended above it)."""
+    out, fitted, current = [], False, None
+    for h in history:
+        error = h["train_error"] if "train_error" in h else 1.0 - h["train_acc"]
+        if not fitted:
+            fitted = h.get("train_error") == 0.0
+            continue
+        if error > DIVERGENCE_ERROR:
+            if current is None:
+                current = {"start": h["epoch"], "end": None, "peak_error": error}
+                out.append(current)
+            current["peak_error"] = max(current["peak_error"], error)
+        elif current is not None:
+            current["end"], current = h["epoch"] - 1, None
+    return out
+
+
+def lr_drops(result: dict) -> tuple:
+    """The epochs after which the run's learning rate drops (:meth:`nclib.train.RunConfig.lr_drops`)."""
+    config, epochs = result["config"], len(result["history"])
+    if config.get("lr_milestones"):
+        return tuple(e for e in config["lr_milestones"] if e < epochs)
+    return tuple(range(config["lr_step"], epochs, config["lr_step"]))
+
+
 def late_epochs(result: dict) -> np.ndarray:
     """Boolean mask of the late phase: epochs after the first learning-rate drop (the last third of
     the run if it has no drop)."""
     epochs = np.arange(1, len(result["history"]) + 1)
-    step = result["config"]["lr_step"]
-    start = step + 1 if step < len(epochs) else len(epochs) * 2 // 3 + 1
+    drops = lr_drops(result)
+    start = drops[0] + 1 if drops else len(epochs) * 2 // 3 + 1
     return epochs >= start
 
 

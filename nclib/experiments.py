@@ -35,11 +35,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from nclib import data as ncdata
 from nclib import profiles
 from nclib._io import results_root
 from nclib.train import WD_PRESETS, RunConfig, RunInProgress, read_result, result_file, train
 
-__all__ = ["EXPERIMENTS", "grid", "settings_rows", "describe", "results_dir", "run", "stored", "reproduce", "EVIDENCE", "evidence", "run_sweep",
+__all__ = ["EXPERIMENTS", "schedule", "readout_epoch", "grid", "settings_rows", "describe", "results_dir", "run", "stored", "reproduce", "EVIDENCE", "evidence", "run_sweep",
            "main"]
 
 EXPERIMENTS = {
@@ -59,6 +60,27 @@ def _fig6_settings(scale: float) -> dict:
     base = WD_PRESETS["baseline"][1] * scale
     return {"baseline": ((), base), "blur, W WD x1": ((4, 9), base), "blur, W WD x0.1": ((4, 9), base / 10),
             "blur, W WD 0": ((4, 9), 0.0)}
+
+
+def schedule(s, dataset: str, n_per_class: int | None) -> dict:
+    """The ResNet18 learning-rate schedule of profile sizes ``s`` for ``n_per_class`` samples per
+    class of ``dataset``: ``epochs`` with a drop every ``lr_step`` epochs, or, where the profile
+    gives ``phase_steps`` (SGD steps at lr, lr/10, lr/100), those phases rounded to whole epochs,
+    with the run ending after the last (Table 1's read-out)."""
+    if s.phase_steps is None:
+        return dict(epochs=s.epochs, lr_step=s.lr_step)
+    if n_per_class is None:
+        raise ValueError("phase_steps needs a class-balanced subset (n_per_class), not the whole split")
+    per_epoch = -(-n_per_class * ncdata.DATASETS[dataset].num_classes // s.batch_size)
+    phases = [max(1, round(steps / per_epoch)) for steps in s.phase_steps]
+    return dict(epochs=sum(phases), lr_milestones=(phases[0], phases[0] + phases[1]), lr_step=phases[0])
+
+
+def readout_epoch(result: dict, profile: str) -> int:
+    """Table 1's read-out epoch of a run at ``profile``: the profile's ``table1_epoch``, or the
+    run's last epoch where the profile's schedule ends at the read-out (``phase_steps``)."""
+    epoch = profiles.settings("experiments", profile).table1_epoch
+    return len(result["history"]) if epoch is None else epoch
 
 
 def grid(experiment: str, profile: str | None = None, seeds=None) -> dict[tuple, RunConfig]:
@@ -83,19 +105,20 @@ def grid(experiment: str, profile: str | None = None, seeds=None) -> dict[tuple,
                 RunConfig(dataset="cifar10", model="mlp", loss="ce", wd_features=0.0, wd_classifier=0.0,
                           n_per_class=s.mlp_per_class, width=s.mlp_width, epochs=s.mlp_layers, lr=1e-4,
                           batch_size=256, mlp_epochs=s.mlp_epochs, seed=seed, **common) for seed in seeds}
-    resnet = dict(common, width=s.width, lr_step=s.lr_step, batch_size=s.batch_size, epochs=s.epochs,
-                  bf16=s.bf16, channels_last=True)
+    resnet = dict(common, width=s.width, batch_size=s.batch_size, bf16=s.bf16, nc_every=s.nc_every,
+                  compile=s.compile, channels_last=True)
     if experiment == "fig6":
         return {("mnist", "ce", name, seed):
                 RunConfig(dataset="mnist", n_per_class=s.fig6_per_class, loss="ce", blur=blur,
-                          wd_features=WD_PRESETS["baseline"][0] * s.wd_scale, wd_classifier=wd_w, seed=seed, **resnet)
+                          wd_features=WD_PRESETS["baseline"][0] * s.wd_scale, wd_classifier=wd_w, seed=seed,
+                          **resnet, **schedule(s, "mnist", s.fig6_per_class))
                 for seed in seeds for name, (blur, wd_w) in _fig6_settings(s.wd_scale).items()}
     data = {"fig3": [("cifar10", s.cifar_per_class)], "fig4": [("mnist", s.mnist3k_per_class)],
             "fig5": [("mnist", s.mnist5k_per_class)],
             "table1": [("cifar10", s.cifar_per_class), ("mnist", s.mnist3k_per_class)]}
     return {(name, loss, preset, seed):
             RunConfig(dataset=name, n_per_class=n, loss=loss, wd_features=wd_h * s.wd_scale,
-                      wd_classifier=wd_w * s.wd_scale, seed=seed, **resnet)
+                      wd_classifier=wd_w * s.wd_scale, seed=seed, **resnet, **schedule(s, name, n))
             for name, n in data[experiment] for loss in ("mse", "ce")
             for preset, (wd_h, wd_w) in WD_PRESETS.items() for seed in seeds}
 

@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from nclib import data as ncdata
 from nclib._checks import check_int, check_real
 from nclib._io import atomic_write
+from nclib.analysis import divergences
 from nclib.metrics import NCAccumulator
 from nclib.models import LayerwiseMLP, resnet18
 
@@ -98,6 +99,10 @@ class RunConfig:
     epochs: int = 100
     lr: float = 0.05
     lr_step: int = 40
+    """Epochs between the learning-rate drops (x ``lr_gamma``), unless ``lr_milestones`` is given."""
+    lr_milestones: tuple = ()
+    """Epochs after which the learning rate drops (x ``lr_gamma``), e.g. (72, 96); () means every
+    ``lr_step`` epochs."""
     lr_gamma: float = 0.1
     momentum: float = 0.9
     batch_size: int = 256
@@ -108,18 +113,26 @@ class RunConfig:
     """Seeds the training and test subsets."""
     bf16: bool = False
     """bfloat16 autocast in the training steps (the eval pass is float32 whatever this is)."""
+    nc_every: int = 1
+    """Before the first learning-rate drop, the eval pass (training error, NC metrics, test
+    accuracy) runs after epoch 1 and every ``nc_every``-th epoch only; from the first drop on, and
+    at the last epoch, after every epoch. The other epochs record the running loss and accuracy."""
     checkpoint_every: int = 5
     channels_last: bool = False
     """Channels-last memory format for ResNet18 (a layout: it changes rounding, not the model). On
     CPU it needs ``width`` a multiple of 8: torch's channels-last CPU convolutions corrupt memory
     for other channel counts (measured with widths 2, 4 and 6)."""
+    compile: bool = False
+    """``torch.compile`` the training steps' forward and backward (a way of computing: it changes
+    rounding, not the model; ``benchmarks/bench_train.py`` measures what it gains)."""
 
     def __post_init__(self):
         ncdata._check_name(self.dataset)
         for name, allowed in (("model", ("resnet18", "mlp")), ("loss", ("mse", "ce"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r} is unknown; expected one of {allowed}")
-        for name in ("width", "epochs", "lr_step", "batch_size", "mlp_epochs", "checkpoint_every", "blur_size"):
+        for name in ("width", "epochs", "lr_step", "batch_size", "mlp_epochs", "checkpoint_every", "blur_size",
+                     "nc_every"):
             check_int(name, getattr(self, name), 1)
         for name in ("n_per_class", "test_per_class"):
             if getattr(self, name) is not None:
@@ -128,23 +141,45 @@ class RunConfig:
             check_real(name, getattr(self, name))
         K = ncdata.DATASETS[self.dataset].num_classes
         object.__setattr__(self, "blur", tuple(int(k) for k in self.blur))
+        object.__setattr__(self, "lr_milestones", tuple(int(e) for e in self.lr_milestones))
+        if any(b <= a for a, b in zip((0,) + self.lr_milestones, self.lr_milestones)):
+            raise ValueError(f"lr_milestones must be increasing positive epochs, got {self.lr_milestones}")
         if any(not 0 <= k < K for k in self.blur):
             raise ValueError(f"blur classes must lie in 0..{K - 1}, got {self.blur}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
         """Inverse of ``dataclasses.asdict`` (also after a JSON round trip)."""
-        return cls(**{**d, "blur": tuple(d.get("blur", ()))})
+        return cls(**{**d, "blur": tuple(d.get("blur", ())), "lr_milestones": tuple(d.get("lr_milestones", ()))})
+
+    def lr_drops(self) -> tuple:
+        """The epochs after which the learning rate drops, up to ``epochs``."""
+        if self.lr_milestones:
+            return tuple(e for e in self.lr_milestones if e < self.epochs)
+        return tuple(range(self.lr_step, self.epochs, self.lr_step))
+
+    def evaluates(self, epoch: int) -> bool:
+        """Whether the eval pass runs after ``epoch`` (1-based): see ``nc_every``."""
+        drops = self.lr_drops()
+        return (epoch == 1 or epoch == self.epochs or epoch % self.nc_every == 0
+                or (bool(drops) and epoch > drops[0]))
 
 
-LAYOUT_FIELDS = ("checkpoint_every", "channels_last")
+LAYOUT_FIELDS = ("checkpoint_every", "channels_last", "compile")
 """Fields of :class:`RunConfig` that say how a run is computed, not what it computes: they do not
 enter its name, so a run is found whatever they were when it was made."""
 
 
+_LATER_FIELDS = {"lr_milestones": [], "nc_every": 1}
+"""Fields added after runs were stored, with their defaults: at the default they are left out of
+:func:`result_fields`, so that the name of a run made before them is unchanged."""
+
+
 def result_fields(config: RunConfig) -> dict:
     """The fields of ``config`` that determine its result (all but :data:`LAYOUT_FIELDS`), as JSON."""
-    return {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(config))).items() if k not in LAYOUT_FIELDS}
+    fields = json.loads(json.dumps(dataclasses.asdict(config)))
+    return {k: v for k, v in fields.items()
+            if k not in LAYOUT_FIELDS and not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}
 
 
 def run_name(config: RunConfig) -> str:
@@ -314,7 +349,12 @@ class _Session:
         if config.model == "resnet18":
             self.optimizer = torch.optim.SGD(param_groups(self.model, config.wd_features, config.wd_classifier),
                                              lr=config.lr, momentum=config.momentum)
-            self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, config.lr_step, config.lr_gamma)
+            if config.lr_milestones:
+                self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(config.lr_milestones),
+                                                                      config.lr_gamma)
+            else:
+                self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, config.lr_step, config.lr_gamma)
+        self.step_model = torch.compile(self.model) if config.compile and config.model == "resnet18" else self.model
 
     def run_unit(self, unit: int, loader: ncdata.DeviceLoader) -> dict:
         """Train epoch ``unit`` (ResNet) or outer iteration ``unit`` (MLP); 0-based."""
@@ -322,7 +362,7 @@ class _Session:
         kw = dict(amp=self.amp, channels_last=self.channels_last)
         if cfg.model == "resnet18":
             lr = self.optimizer.param_groups[0]["lr"]
-            loss, acc = train_epoch(self.model, self.optimizer, loader.epoch(unit), cfg.loss, **kw)
+            loss, acc = train_epoch(self.step_model, self.optimizer, loader.epoch(unit), cfg.loss, **kw)
             self.scheduler.step()
             return {"lr": lr, "train_loss": loss, "train_acc": acc}
         if unit > 0:
@@ -378,9 +418,10 @@ def train(config: RunConfig, out_dir, *, device=None, on_epoch_end=None, progres
     same run raises :class:`RunInProgress` instead of computing it twice.
 
     Result keys: ``name``, ``config``, ``dataset`` (display name), ``seed``, ``history`` (one record
-    per epoch / outer iteration: lr, train_loss, train_acc during the epoch; train_eval_loss,
-    train_error from the eval pass; test_acc; nc -> feature set -> nc1, nc1_tilde, nc2, nc3,
-    nc1_per_class, tr_sw, tr_sb), ``wall_time_s``, ``data`` (sizes and subset hashes),
+    per epoch / outer iteration: lr, train_loss, train_acc during the epoch; where the eval pass ran
+    (``config.evaluates``): train_eval_loss, train_error from the eval pass; test_acc; nc -> feature
+    set -> nc1, nc1_tilde, nc2, nc3, nc1_per_class, tr_sw, tr_sb), ``divergences``
+    (:func:`nclib.analysis.divergences`), ``wall_time_s``, ``data`` (sizes and subset hashes),
     ``provenance`` (:func:`nclib.profiles.provenance`: device, torch, git commit, ...).
     """
     if not isinstance(config, RunConfig):
@@ -395,9 +436,10 @@ def train(config: RunConfig, out_dir, *, device=None, on_epoch_end=None, progres
         if not mine:
             raise RunInProgress(f"{name} is being computed by another process (lock {name}.lock held)")
         result = read_result(result_path, config)  # finished while we waited for the lock
-        if result is not None:
-            return result
-        return _train(config, out, device, on_epoch_end, progress)
+        if result is None:
+            result = _train(config, out, device, on_epoch_end, progress)
+        (out / f"{name}.lock").unlink(missing_ok=True)  # the result file now says the run is done
+        return result
 
 
 class RunInProgress(RuntimeError):
@@ -450,8 +492,7 @@ def read_result(path, config: RunConfig | None = None) -> dict | None:
         _set_aside(path, f"{len(result['history'])} of {result['config']['epochs']} epochs")
         return None
     if config is not None:
-        stored = {k: v for k, v in result["config"].items() if k not in LAYOUT_FIELDS}
-        if stored != result_fields(config):
+        if result_fields(RunConfig.from_dict(result["config"])) != result_fields(config):
             raise ValueError(f"{path} holds a different configuration; move it away to rerun")
     return result
 
@@ -474,6 +515,8 @@ def _train(config: RunConfig, out: Path, device, on_epoch_end, progress: bool) -
 
     name = run_name(config)
     result_path, ckpt_path = result_file(out, config), out / f"{name}.ckpt"
+    for stale in out.glob(f"{name}.ckpt.*.tmp"):  # a checkpoint whose writer was killed mid-write
+        stale.unlink()
     config_dict = json.loads(json.dumps(dataclasses.asdict(config)))
     device = torch.device(device) if device is not None else _default_device()
     K = ncdata.DATASETS[config.dataset].num_classes
@@ -496,16 +539,18 @@ def _train(config: RunConfig, out: Path, device, on_epoch_end, progress: bool) -
         for unit in bar:
             start = time.perf_counter()
             record = {"epoch": unit + 1, **session.run_unit(unit, loader)}
-            ev = evaluate(session.model, ncdata.DeviceLoader(x_train, y_train, eval_bs, shuffle=False).epoch(0),
-                          config.loss, K, **kw)
-            test = evaluate(session.model, ncdata.DeviceLoader(x_test, y_test, eval_bs, shuffle=False).epoch(0),
-                            config.loss, K, nc=False, **kw)
-            record.update(train_eval_loss=ev["loss"], train_error=1.0 - ev["acc"], test_acc=test["acc"],
-                          nc=ev["nc"])
+            if config.evaluates(unit + 1):
+                ev = evaluate(session.model, ncdata.DeviceLoader(x_train, y_train, eval_bs, shuffle=False).epoch(0),
+                              config.loss, K, **kw)
+                test = evaluate(session.model, ncdata.DeviceLoader(x_test, y_test, eval_bs, shuffle=False).epoch(0),
+                                config.loss, K, nc=False, **kw)
+                record.update(train_eval_loss=ev["loss"], train_error=1.0 - ev["acc"], test_acc=test["acc"],
+                              nc=ev["nc"])
+                bar.set_postfix(err=f"{record['train_error']:.3f}",
+                                nc1=f"{record['nc']['penultimate'].get('nc1', float('nan')):.3g}")
             elapsed += time.perf_counter() - start
             record["seconds"] = time.perf_counter() - start
             history.append(record)
-            bar.set_postfix(err=f"{record['train_error']:.3f}", nc1=f"{record['nc']['penultimate'].get('nc1', float('nan')):.3g}")
             if (unit + 1) % config.checkpoint_every == 0 and unit + 1 < config.epochs:
                 state = {"units_done": unit + 1, "state": session.state(), "rng": _rng_state(),
                          "history": json.dumps(history), "elapsed": elapsed}
@@ -513,7 +558,8 @@ def _train(config: RunConfig, out: Path, device, on_epoch_end, progress: bool) -
             if on_epoch_end is not None:
                 on_epoch_end(unit, record)
     result = {"name": name, "config": config_dict, "dataset": ncdata.display_name(config.dataset),
-              "seed": config.seed, "history": history, "wall_time_s": elapsed,
+              "seed": config.seed, "history": history, "divergences": divergences(history),
+              "wall_time_s": elapsed,
               "data": {"n_train": int(y_train.shape[0]), "n_test": int(y_test.shape[0]),
                        "train_subset_sha1": train_digest, "test_subset_sha1": test_digest},
               "provenance": provenance(device_used=str(device))}
