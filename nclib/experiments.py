@@ -118,7 +118,8 @@ def grid(experiment: str, profile: str | None = None, seeds=None) -> dict[tuple,
             "table1": [("cifar10", s.cifar_per_class), ("mnist", s.mnist3k_per_class)]}
     return {(name, loss, preset, seed):
             RunConfig(dataset=name, n_per_class=n, loss=loss, wd_features=wd_h * s.wd_scale,
-                      wd_classifier=wd_w * s.wd_scale, seed=seed, **resnet, **schedule(s, name, n))
+                      wd_classifier=wd_w * s.wd_scale, seed=seed, **resnet, **schedule(s, name, n),
+                      save_weights=s.save_weights and preset == "baseline" and seed == 0)
             for name, n in data[experiment] for loss in ("mse", "ce")
             for preset, (wd_h, wd_w) in WD_PRESETS.items() for seed in seeds}
 

@@ -125,6 +125,8 @@ class RunConfig:
     compile: bool = False
     """``torch.compile`` the training steps' forward and backward (a way of computing: it changes
     rounding, not the model; ``benchmarks/bench_train.py`` measures what it gains)."""
+    save_weights: bool = False
+    """Also write the trained network's final ``state_dict`` to ``<out>/weights/<run_name>.pt``."""
 
     def __post_init__(self):
         ncdata._check_name(self.dataset)
@@ -165,7 +167,7 @@ class RunConfig:
                 or (bool(drops) and epoch > drops[0]))
 
 
-LAYOUT_FIELDS = ("checkpoint_every", "channels_last", "compile")
+LAYOUT_FIELDS = ("checkpoint_every", "channels_last", "compile", "save_weights")
 """Fields of :class:`RunConfig` that say how a run is computed, not what it computes: they do not
 enter its name, so a run is found whatever they were when it was made."""
 
@@ -563,6 +565,9 @@ def _train(config: RunConfig, out: Path, device, on_epoch_end, progress: bool) -
               "data": {"n_train": int(y_train.shape[0]), "n_test": int(y_test.shape[0]),
                        "train_subset_sha1": train_digest, "test_subset_sha1": test_digest},
               "provenance": provenance(device_used=str(device))}
+    if config.save_weights:
+        weights = {k: v.detach().cpu() for k, v in session.model.state_dict().items()}
+        atomic_write(out / "weights" / f"{name}.pt", lambda f: torch.save(weights, f))
     atomic_write(result_path, lambda f: f.write(json.dumps(result, indent=1).encode()))
     with contextlib.suppress(FileNotFoundError):
         ckpt_path.unlink()
