@@ -65,14 +65,14 @@ def _fig6_settings(scale: float) -> dict:
 def schedule(s, dataset: str, n_per_class: int | None) -> dict:
     """The ResNet18 learning-rate schedule of profile sizes ``s`` for ``n_per_class`` samples per
     class of ``dataset``: ``epochs`` with a drop every ``lr_step`` epochs, or, where the profile
-    gives ``phase_steps`` (SGD steps at lr, lr/10, lr/100), those phases rounded to whole epochs,
-    with the run ending after the last (Table 1's read-out)."""
+    gives ``phase_steps`` (data set -> SGD steps at lr, lr/10, lr/100), those phases rounded to
+    whole epochs, with the run ending after the last (Table 1's read-out)."""
     if s.phase_steps is None:
         return dict(epochs=s.epochs, lr_step=s.lr_step)
     if n_per_class is None:
         raise ValueError("phase_steps needs a class-balanced subset (n_per_class), not the whole split")
     per_epoch = -(-n_per_class * ncdata.DATASETS[dataset].num_classes // s.batch_size)
-    phases = [max(1, round(steps / per_epoch)) for steps in s.phase_steps]
+    phases = [max(1, round(steps / per_epoch)) for steps in s.phase_steps[dataset]]
     return dict(epochs=sum(phases), lr_milestones=(phases[0], phases[0] + phases[1]), lr_step=phases[0])
 
 
@@ -188,7 +188,7 @@ def stored(experiment: str, profile: str, seeds=None) -> dict[tuple, dict]:
     found = {}
     for key, config in grid(experiment, profile, seeds).items():
         found[key] = read_result(result_file(folder, config), config)
-        if found[key] is None and experiment == "table1" and config.epochs > read_out:
+        if found[key] is None and experiment == "table1" and read_out is not None and config.epochs > read_out:
             # a run computed only up to Table 1's read-out: the same first epochs (the schedule
             # does not depend on the run's length)
             found[key] = read_result(result_file(folder, dataclasses.replace(config, epochs=read_out)))

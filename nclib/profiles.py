@@ -148,7 +148,7 @@ _SETTINGS = {
                       fig6_per_class=100, test_per_class=10, mlp_layers=10, mlp_width=1024, mlp_epochs=3,
                       mlp_per_class=1000, seeds=(0,), table1_seeds=(0, 1, 2), checkpoint_every=10, nc_every=1,
                       compile=False, save_weights=False, bf16=False, fig2=True),
-        "medium": dict(epochs=None, table1_epoch=None, lr_step=None, phase_steps=(3600, 1200, 400), batch_size=64,
+        "medium": dict(epochs=None, table1_epoch=None, lr_step=None, phase_steps={"cifar10": (3600, 1200, 400), "mnist": (1800, 1200, 400)}, batch_size=64,
                        width=8, wd_scale=1.0, cifar_per_class=320, mnist3k_per_class=192, mnist5k_per_class=320,
                        fig6_per_class=192, test_per_class=100, mlp_layers=10, mlp_width=3072, mlp_epochs=3,
                        mlp_per_class=None, seeds=(0, 1), table1_seeds=(0, 1, 2), checkpoint_every=4, nc_every=4,
