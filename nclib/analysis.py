@@ -6,9 +6,8 @@ the paper's runs have reached zero training error (epoch 40 of its schedule) and
 sit near their plateaus. A run's *level* of a metric is its late-phase mean of log10 (or log10 at
 one epoch, for Table 1), so "twice as large" and "half as large" count the same.
 
-Verdicts have three states (:func:`three_state`): a claimed effect in decades, ``e``, with its
-standard error ``se`` from the spread between seeds, *holds* if ``e > 2 se``, is *contradicted* if
-``e < -2 se`` and is *inconclusive* otherwise, and whenever a metric is undefined.
+A claimed effect in decades is judged by its confidence interval from the spread between seeds,
+beside the paper's own effect where the paper gives one (:mod:`nclib.effects`).
 """
 
 from __future__ import annotations
@@ -17,10 +16,13 @@ import math
 
 import numpy as np
 
+from nclib import effects
+
 __all__ = ["select", "by_setting", "curve", "per_class_curve", "zero_error_epoch", "DIVERGENCE_ERROR", "divergences",
            "lr_drops", "late_epochs",
-           "at_epoch", "mean_sd", "Z", "three_state", "level", "seed_spread", "level_stats", "table_stats",
-           "wd_claims", "wd_verdicts", "ordering_verdict", "unblurred_nc1", "FIG6_METRICS", "fig6_verdicts", "depth_verdicts"]
+           "at_epoch", "mean_sd", "level", "levels", "seed_spread", "level_stats", "table_stats", "EXTENSION",
+           "wd_claims", "ordering_verdict", "minor_verdict", "unblurred_nc1", "FIG6_METRICS", "fig6_verdicts",
+           "depth_verdicts"]
 
 
 _NAMES = {"nc1": "NC1", "nc1_tilde": "NC1~", "nc2": "NC2", "nc3": "NC3"}
@@ -134,20 +136,6 @@ def mean_sd(values) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else math.nan
 
 
-Z = 2.0
-"""Effects within ``Z`` standard errors of zero are inconclusive (:func:`three_state`)."""
-
-
-def three_state(effect: float, se: float, z: float = Z) -> bool | None:
-    """True (holds) if ``effect > z se``, False (contradicted) if ``effect < -z se``, None
-    (inconclusive) in between, or when either number is undefined (NaN, infinite)."""
-    if not (math.isfinite(effect) and math.isfinite(se)):
-        return None
-    if effect > z * se:
-        return True
-    return False if effect < -z * se else None
-
-
 def _values(result: dict, key, features: str) -> np.ndarray:
     return np.asarray(key(result), dtype=float) if callable(key) else curve(result, key, features)
 
@@ -170,93 +158,112 @@ def _as_list(runs) -> list:
     return list(runs) if isinstance(runs, (list, tuple)) else [runs]
 
 
-def seed_spread(runs: dict, key, features: str = "penultimate", epoch: int | None = None) -> dict:
-    """``{setting: SD of :func:`level` over seeds}`` (ddof = 1) for every setting of ``runs``
-    (setting -> list of results, one per seed) that has two or more seeds."""
-    out = {}
-    for setting, results in runs.items():
-        levels = [level(r, key, features, epoch) for r in _as_list(results)]
-        if len(levels) >= 2:
-            out[setting] = float(np.std(levels, ddof=1))
-    return out
+def levels(runs: dict, key, features: str = "penultimate", epoch: int | None = None) -> dict:
+    """``{setting: array of :func:`level`, one per seed}`` for ``runs`` (setting -> result or list
+    of results)."""
+    return {setting: np.array([level(r, key, features, epoch) for r in _as_list(results)])
+            for setting, results in runs.items()}
+
+
+def seed_spread(runs: dict, key, features: str = "penultimate", epoch: int | None = None) -> tuple[float, int]:
+    """``(SD, df)`` of :func:`level` between seeds, pooled over the settings of ``runs`` (setting ->
+    list of results) that have two or more seeds (:func:`nclib.effects.pooled_sd`)."""
+    return effects.pooled_sd(levels(runs, key, features, epoch).values())
 
 
 def level_stats(runs: dict, key, features: str = "penultimate", epoch: int | None = None,
-                spread: dict | None = None, floor: float = 0.0) -> dict:
-    """``{setting: (mean, se, n)}`` of :func:`level` over the seeds of each setting (``runs``:
-    setting -> result or list of results). The standard error is SD / sqrt(n) with the SD over
-    the seeds when n >= 2, else ``spread[setting]`` (the SD measured on other runs of the same
-    setting, e.g. Table 1's three seeds), else NaN (so the claims on it are inconclusive).
-    ``floor`` (decades) is added in quadrature: the drift of a re-run on other hardware."""
-    out = {}
-    for setting, results in runs.items():
-        levels = np.array([level(r, key, features, epoch) for r in _as_list(results)])
-        n = levels.size
-        sd = float(np.std(levels, ddof=1)) if n >= 2 else (spread or {}).get(setting, math.nan)
-        out[setting] = (float(levels.mean()), math.hypot(sd / math.sqrt(n), floor), n)
-    return out
+                spread: tuple[float, int] | None = None) -> dict:
+    """``{setting: (mean, se, n, df)}`` of :func:`level` over the seeds of each setting (``runs``:
+    setting -> result or list of results), the SD pooled over the settings; with one seed per
+    setting, ``spread`` = (SD, df) measured on other runs of the same settings (e.g. Table 1's three
+    seeds, :func:`seed_spread`), else NaN (:func:`nclib.effects.level_table`)."""
+    return effects.level_table(levels(runs, key, features, epoch), spread)
 
 
 def table_stats(table: dict, n: int) -> dict:
-    """``{setting: (mean, se, n)}`` in log10 from a published table ``{setting: (mean, SD)}`` of
-    ``n`` seeds: log10(mean) and SD / (mean ln 10 sqrt(n)) (first order in SD / mean)."""
-    return {s: (math.log10(m), sd / (m * math.log(10) * math.sqrt(n)), n) for s, (m, sd) in table.items()}
+    """``{setting: (mean, se, n, df)}`` in log10 from a published table ``{setting: (mean, SD)}`` of
+    ``n`` seeds: log10(mean), and the SDs of log10 (SD / (mean ln 10), first order in SD / mean)
+    pooled over the settings, with ``len(table) (n - 1)`` degrees of freedom."""
+    sd_log = [sd / (m * math.log(10)) for m, sd in table.values()]
+    pooled, df = math.sqrt(float(np.mean(np.square(sd_log)))), len(table) * (n - 1)
+    return {s: (math.log10(m), pooled / math.sqrt(n), n, df) for s, (m, _) in table.items()}
 
 
-def _fmt(effect: float, se: float, z: float = Z) -> str:
-    if not math.isfinite(se):
-        return f"{effect:+.3f}, no standard error (one seed and no spread, or no measured drift)"
-    return f"{effect:+.3f} ± {z * se:.3f} ({z:g} SE)"
+def _distance_effect(stats: dict, h: str, w: str) -> tuple[float, float, float, float, float]:
+    """``(|d_H|, |d_W|, effect, se, df)`` of "``h`` moves further from the baseline than ``w``":
+    ``d_X = m_X - m_0``, effect ``|d_H| - |d_W|``, variance ``se_H^2 + se_W^2 + (sgn d_H - sgn
+    d_W)^2 se_0^2`` (the baseline cancels when both move the same way)."""
+    m0, s0 = stats["baseline"][:2]
+    dh, dw = stats[h][0] - m0, stats[w][0] - m0
+    se = math.sqrt(stats[h][1] ** 2 + stats[w][1] ** 2 + (np.sign(dh) - np.sign(dw)) ** 2 * s0 ** 2)
+    df = min(stats[k][3] for k in ("baseline", h, w))
+    return abs(dh), abs(dw), abs(dh) - abs(dw), se, df
 
 
-def wd_claims(stats: dict, name: str, z: float = Z) -> list[tuple[str, bool | None, str]]:
+EXTENSION = " (the book's extension: the paper states it for Fig. 3)"
+"""Appended to the direction claims checked on Figs. 4-5, which the paper states for Fig. 3 only."""
+
+
+def wd_claims(stats: dict, name: str, paper: dict | None = None, directions: bool = True,
+              extension: bool = False) -> list[tuple[str, bool | None, str, str]]:
     """Sec. 5's claims about the five WD presets from ``stats`` (:func:`level_stats` or
-    :func:`table_stats`: preset -> (mean log10, se, n)), as (claim, verdict, evidence) triples,
-    verdict by :func:`three_state`:
+    :func:`table_stats`: preset -> (mean log10, se, n, df)), as (claim, verdict, evidence,
+    qualifier) rows by the rule of :mod:`nclib.effects`; ``paper``: the same statistics of the
+    paper's Table 1, whose effects are reported beside these and qualify them:
 
-    * the distance from the baseline, ``d_X = |m_X - m_0|`` in decades, is larger for the feature
-      change than for the last-layer change (x2: wd2_H vs wd2_W; zeroing: wd0_H vs wd0_W); effect
-      ``d_H - d_W``, variance ``se_H^2 + se_W^2 + (sgn_H - sgn_W)^2 se_0^2`` (the baseline cancels
-      when both move the same way);
-    * zeroing the feature WD raises the metric (effect ``m_wd0H - m_0``), doubling it lowers it
-      (effect ``m_0 - m_wd2H``), variance ``se_X^2 + se_0^2``.
+    * the distance from the baseline is larger for the feature change than for the last-layer
+      change (x2: wd2_H vs wd2_W; zeroing: wd0_H vs wd0_W) (:func:`_distance_effect`);
+    * with ``directions``: zeroing the feature WD raises the metric (effect ``m_wd0H - m_0``),
+      doubling it lowers it (effect ``m_0 - m_wd2H``), variance ``se_X^2 + se_0^2``; marked as the
+      book's extension (:data:`EXTENSION`) with ``extension``.
     """
-    m0, s0, _ = stats["baseline"]
     out = []
     for h, w, what in (("wd2_H", "wd2_W", "doubling"), ("wd0_H", "wd0_W", "zeroing")):
-        dh, dw = stats[h][0] - m0, stats[w][0] - m0
-        effect = abs(dh) - abs(dw)
-        se = math.sqrt(stats[h][1] ** 2 + stats[w][1] ** 2 + (np.sign(dh) - np.sign(dw)) ** 2 * s0 ** 2)
+        dh, dw, value, se, df = _distance_effect(stats, h, w)
+        e = effects.Effect(value, se, df, _distance_effect(paper, h, w)[2] if paper else None)
         out.append((f"{name}: {what} the feature WD moves it further from the baseline than {what} the "
-                    f"last-layer WD", three_state(effect, se, z),
-                    f"|Δlog10| H {abs(dh):.3f} vs W {abs(dw):.3f}: {_fmt(effect, se, z)}"))
+                    f"last-layer WD", *_judged(e, f"|Δlog10| H {dh:.3f} vs W {dw:.3f}: ")))
+    if not directions:
+        return out
+    m0, s0, _, df0 = stats["baseline"]
     for preset, sign, what in (("wd0_H", 1, "feature WD = 0 raises it above"),
                                ("wd2_H", -1, "feature WD x2 lowers it below")):
-        effect = sign * (stats[preset][0] - m0)
-        se = math.hypot(stats[preset][1], s0)
-        out.append((f"{name}: {what} the baseline", three_state(effect, se, z),
-                    f"log10 shift {stats[preset][0] - m0:+.3f}: {_fmt(effect, se, z)}"))
+        ours = sign * (stats[preset][0] - m0)
+        theirs = sign * (paper[preset][0] - paper["baseline"][0]) if paper else None
+        e = effects.Effect(ours, math.hypot(stats[preset][1], s0), min(df0, stats[preset][3]), theirs)
+        out.append((f"{name}: {what} the baseline" + (EXTENSION if extension else ""), *_judged(e, "")))
     return out
 
 
-def wd_verdicts(runs: dict, key: str, features: str = "penultimate", spread: dict | None = None,
-                floor: float = 0.0) -> list[tuple[str, bool | None, str]]:
-    """:func:`wd_claims` on the late-phase levels of ``runs`` (preset -> result or list of results,
-    one per seed) for metric ``key``; ``spread`` / ``floor``: see :func:`level_stats`."""
-    return wd_claims(level_stats(runs, key, features, spread=spread, floor=floor), _NAMES.get(key, key))
+def _judged(effect: "effects.Effect", prefix: str) -> tuple[bool | None, str, str]:
+    holds, qualifier = effect.verdict()
+    return holds, prefix + effect.describe(), qualifier
 
 
-def ordering_verdict(stats: dict, order: list, name: str, z: float = Z) -> tuple[str, bool | None, str]:
-    """(claim, verdict, evidence): the levels of ``stats`` (:func:`level_stats`) increase along
-    ``order``. Holds when every step rises by more than ``z`` SE, contradicted when any step falls
-    by more than that, inconclusive otherwise."""
-    steps = []
-    for a, b in zip(order, order[1:]):
-        steps.append((stats[b][0] - stats[a][0], math.hypot(stats[a][1], stats[b][1])))
-    verdicts = [three_state(e, se, z) for e, se in steps]
+def ordering_verdict(stats: dict, order: list, name: str) -> tuple[str, bool | None, str, str]:
+    """(claim, verdict, evidence, qualifier): the levels of ``stats`` (:func:`level_stats`) rise
+    along ``order``. Holds when every step's interval lies above zero, contradicted when any step's
+    lies below it, inconclusive otherwise."""
+    steps = [effects.Effect(stats[b][0] - stats[a][0], math.hypot(stats[a][1], stats[b][1]),
+                            min(stats[a][3], stats[b][3])) for a, b in zip(order, order[1:])]
+    verdicts = [e.verdict()[0] for e in steps]
     verdict = False if False in verdicts else (True if all(v is True for v in verdicts) else None)
     return (f"{name} rises along {' < '.join(order)}", verdict,
-            "; ".join(f"{a} -> {b}: {_fmt(e, se, z)}" for (a, b), (e, se) in zip(zip(order, order[1:]), steps)))
+            "; ".join(f"{a} -> {b}: {e.describe()}" for (a, b), e in zip(zip(order, order[1:]), steps)), "")
+
+
+def minor_verdict(stats: dict, base: str, blurred: str, lowest: str, name: str) -> tuple[str, bool | None, str, str]:
+    """(claim, verdict, evidence, qualifier): blurring alone moves the level less than lowering the
+    last-layer WD then does, ``|m_lowest - m_blurred| - |m_blurred - m_base| > 0`` (Fig. 6 (b): "the
+    effect of the blurred classes ... is minor"); variance ``se_lowest^2 + (sgn a + sgn b)^2
+    se_blurred^2 + se_base^2`` with ``a = m_lowest - m_blurred``, ``b = m_blurred - m_base``."""
+    a = stats[lowest][0] - stats[blurred][0]
+    b = stats[blurred][0] - stats[base][0]
+    se = math.sqrt(stats[lowest][1] ** 2 + (np.sign(a) + np.sign(b)) ** 2 * stats[blurred][1] ** 2
+                   + stats[base][1] ** 2)
+    e = effects.Effect(abs(a) - abs(b), se, min(stats[k][3] for k in (base, blurred, lowest)))
+    return (f"{name}: blurring alone ({blurred}) moves it less from {base} than lowering the last-layer WD "
+            f"({lowest}) then does", *_judged(e, f"|blur| {abs(b):.3f} vs |last-layer WD| {abs(a):.3f}: "))
 
 
 def unblurred_nc1(result: dict, blurred) -> np.ndarray:
@@ -271,37 +278,37 @@ FIG6_METRICS = ("nc1_others", "nc1", "nc2", "nc3")
 NC1, NC2 and NC3 of the deepest features."""
 
 
-def fig6_verdicts(runs: dict, order: list, blurred, spread: dict | None = None,
-                  floor: float | dict = 0.0) -> list[tuple[str, bool | None, str]]:
-    """App. E.2, Fig. 6: along ``order`` (the blurred runs' settings as the last layer's WD falls,
-    (b) -> (c) -> (d)) the unblurred classes' mean per-class NC1 and NC1, NC2, NC3 of the deepest
-    features all rise (:func:`ordering_verdict` on late-phase levels). ``runs``: setting -> result
-    or list of results; ``blurred``: the blurred classes; ``spread`` / ``floor``: see
-    :func:`level_stats` (``spread`` maps a name of :data:`FIG6_METRICS` to ``{setting: SD}``;
-    ``floor`` is one number, or one per name)."""
+def fig6_verdicts(runs: dict, order: list, blurred, spread: dict | None = None) -> list[tuple]:
+    """App. E.2, Fig. 6: along ``order`` (the baseline, then the blurred runs' settings as the last
+    layer's WD falls, (a) -> (b) -> (c) -> (d)): blurring alone moves the unblurred classes' mean
+    per-class NC1 and NC1 less than lowering the last-layer WD then does (:func:`minor_verdict`,
+    (b)), and from (b) on the unblurred classes' mean per-class NC1 and NC1, NC2, NC3 of the
+    deepest features all rise (:func:`ordering_verdict` on late-phase levels). ``runs``: setting ->
+    result or list of results; ``blurred``: the blurred classes; ``spread``: a name of
+    :data:`FIG6_METRICS` -> (SD, df) for one seed per setting (see :func:`level_stats`). Rows:
+    (claim, verdict, evidence, qualifier)."""
     def others(result):
         return unblurred_nc1(result, blurred)
 
-    sel = {s: runs[s] for s in order}
     out = []
     for key, name in ((others, "mean per-class NC1 of the unblurred classes"), ("nc1", "NC1"), ("nc2", "NC2"),
                       ("nc3", "NC3")):
         label = "nc1_others" if callable(key) else key
-        stats = level_stats(sel, key, spread=(spread or {}).get(label),
-                            floor=floor[label] if isinstance(floor, dict) else floor)
-        claim, verdict, evidence = ordering_verdict(stats, order, f"Fig. 6: {name}")
-        out.append((claim, verdict, evidence))
+        stats = level_stats({s: runs[s] for s in order}, key, spread=(spread or {}).get(label))
+        if label in ("nc1_others", "nc1"):
+            out.append(minor_verdict(stats, order[0], order[1], order[-1], f"Fig. 6 (b): {name}"))
+        out.append(ordering_verdict(stats, order[1:], f"Fig. 6: {name}"))
     return out
 
 
-def depth_verdicts(runs: dict, key: str = "nc1") -> tuple[str, bool, str]:
+def depth_verdicts(runs: dict, key: str = "nc1") -> tuple[str, bool, str, str]:
     """App. E.2: the intermediate features ("block3") are further from collapse than the deepest
     ("penultimate") in every run of ``runs`` (name -> result), by the late-phase mean of ``key``."""
     ratios = {}
     for p, r in runs.items():
         mask = late_epochs(r)
-        ratios[p] = float(np.mean(curve(r, key, "block3")[mask]) / np.mean(curve(r, key, "penultimate")[mask]))
+        ratios[p] = float(np.nanmean(curve(r, key, "block3")[mask]) / np.nanmean(curve(r, key, "penultimate")[mask]))
     name = _NAMES.get(key, key)
     return (f"{name}: intermediate features are further from collapse than the deepest, in every setting",
             all(v > 1 for v in ratios.values()),
-            "intermediate / deepest: " + ", ".join(f"{p} {v:.2f}" for p, v in ratios.items()))
+            "intermediate / deepest: " + ", ".join(f"{p} {v:.2f}" for p, v in ratios.items()), "")

@@ -128,7 +128,7 @@ def make_plan(profile: str = "paper", *, gpu: str = "H200", minutes: float = LIM
     """Cut :func:`pending_runs` into chunks of at most ``minutes`` each (estimated), first-fit."""
     if not minutes > STARTUP_MINUTES:
         raise ValueError(f"minutes={minutes!r} must exceed the start-up time, {STARTUP_MINUTES} minutes")
-    read_out = profiles.settings("experiments", profile).table1_epoch
+    read_out = profiles.settings("experiments", profile).table1_epoch  # None: the runs end at the read-out
     budget = CARRY_BYTES - DATA_BYTES
     runs, truncated, unplanned = [], [], []
     for config in pending_runs(profile, experiments):
@@ -140,10 +140,10 @@ def make_plan(profile: str = "paper", *, gpu: str = "H200", minutes: float = LIM
         why = (f"{alone:.1f} min alone (estimate) > {minutes:g}; its checkpoint, {ckpt / 2**20:.0f} MiB, "
                f"{'fits' if ckpt <= budget else 'exceeds'} the {budget / 2**20:.0f} MiB that the carry "
                "limit leaves beside the data")
-        short = dataclasses.replace(config, epochs=read_out)
+        short = dataclasses.replace(config, epochs=read_out or config.epochs)
         if ckpt <= budget:
             unplanned.append((config, why + ": split it at checkpoints, which this planner does not do"))
-        elif read_out < config.epochs and _chunk_minutes([short], gpu)[0] <= minutes:
+        elif short.epochs < config.epochs and _chunk_minutes([short], gpu)[0] <= minutes:
             if not result_file(ex.results_dir(profile), short).is_file():
                 runs.append(short)
             truncated.append((config, short, why))

@@ -40,7 +40,7 @@ from nclib import profiles
 from nclib._io import results_root
 from nclib.train import WD_PRESETS, RunConfig, RunInProgress, read_result, result_file, train
 
-__all__ = ["EXPERIMENTS", "schedule", "readout_epoch", "grid", "settings_rows", "describe", "results_dir", "run", "stored", "reproduce", "EVIDENCE", "evidence", "run_sweep",
+__all__ = ["EXPERIMENTS", "schedule", "weight_decay_clock", "readout_epoch", "grid", "settings_rows", "describe", "results_dir", "run", "stored", "reproduce", "EVIDENCE", "evidence", "run_sweep",
            "main"]
 
 EXPERIMENTS = {
@@ -74,6 +74,25 @@ def schedule(s, dataset: str, n_per_class: int | None) -> dict:
     per_epoch = -(-n_per_class * ncdata.DATASETS[dataset].num_classes // s.batch_size)
     phases = [max(1, round(steps / per_epoch)) for steps in s.phase_steps[dataset]]
     return dict(epochs=sum(phases), lr_milestones=(phases[0], phases[0] + phases[1]), lr_step=phases[0])
+
+
+def weight_decay_clock(config: RunConfig, read_out: int | None = None) -> dict:
+    """How long weight decay acts in ``config``'s schedule up to epoch ``read_out`` (default: the
+    run's end): SGD steps per learning-rate phase, the top-lr phase in units of the time constant
+    τ = (1 - momentum) / (2 lr WD) of the feature weights' relaxation under weight decay, and the
+    e-folds by which weight decay alone would shrink them, sum over steps of lr_t WD / (1 - momentum)."""
+    from nclib.costs import SPLIT_SIZES
+
+    n = (SPLIT_SIZES[config.dataset][0] if config.n_per_class is None
+         else config.n_per_class * ncdata.DATASETS[config.dataset].num_classes)
+    per_epoch = -(-n // config.batch_size)
+    end = config.epochs if read_out is None else read_out
+    edges = [0, *(e for e in config.lr_drops() if e < end), end]
+    steps = [per_epoch * (b - a) for a, b in zip(edges, edges[1:])]
+    lr_steps = sum(k * config.lr * config.lr_gamma ** i for i, k in enumerate(steps))
+    tau = (1 - config.momentum) / (2 * config.lr * config.wd_features)
+    return {"steps per epoch": per_epoch, "steps per phase": steps, "top-lr phase / tau": steps[0] / tau,
+            "e-folds of shrinkage": lr_steps * config.wd_features / (1 - config.momentum)}
 
 
 def readout_epoch(result: dict, profile: str) -> int:

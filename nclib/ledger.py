@@ -20,8 +20,12 @@ from pathlib import Path
 
 from nclib import profiles
 from nclib._io import atomic_write_text, results_root
+from nclib.effects import PREMISE, SMALLER
 
-__all__ = ["Claim", "Ledger", "ledger_dir", "load", "rendered"]
+__all__ = ["QUALIFIERS", "Claim", "Ledger", "ledger_dir", "load", "rendered"]
+
+QUALIFIERS = ("", SMALLER, PREMISE)
+"""What may qualify a verdict (:mod:`nclib.effects`)."""
 
 _ANCHOR = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
@@ -29,7 +33,7 @@ _ANCHOR = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 @dataclasses.dataclass(frozen=True)
 class Claim:
     """One checked claim. ``holds``: the verdict, True (holds), False (contradicted) or None
-    (inconclusive); ``evidence``: the numbers behind it; ``page`` / ``anchor``: the book page and
+    (inconclusive), and its ``qualifier``; ``evidence``: the numbers behind it; ``page`` / ``anchor``: the book page and
     the label of the section whose cell computes it."""
 
     chapter: str
@@ -39,6 +43,8 @@ class Claim:
     holds: bool | None
     evidence: str
     profile: str
+    qualifier: str = ""
+    """"" or a qualifier of :mod:`nclib.effects`: "smaller than the paper's", "premise not met"."""
 
 
 class Ledger:
@@ -51,12 +57,17 @@ class Ledger:
         self.stored = self.profile != profiles.current()  # verdicts of stored runs, shown at any profile
         self.claims: list[Claim] = []
 
-    def _add(self, claim: str, holds: bool | None, evidence: str, anchor: str) -> bool | None:
+    def _add(self, claim: str, holds: bool | None, evidence: str, anchor: str, qualifier: str = "") -> bool | None:
         if not isinstance(anchor, str) or not _ANCHOR.match(anchor):
             raise ValueError(f"anchor={anchor!r} must be a section label of lowercase letters, digits and '-'")
+        if qualifier not in QUALIFIERS:
+            raise ValueError(f"qualifier={qualifier!r} is unknown; expected one of {QUALIFIERS}")
+        if qualifier == PREMISE and holds is not None:
+            raise ValueError(f"a claim whose premise is not met has no verdict (holds=None), got holds={holds!r}")
         if holds is not None:
             holds = bool(holds)
-        self.claims.append(Claim(self.chapter, self.page, anchor, str(claim), holds, evidence, self.profile))
+        self.claims.append(Claim(self.chapter, self.page, anchor, str(claim), holds, evidence, self.profile,
+                                 qualifier))
         return holds
 
     def check(self, claim: str, measured: float, tol: float, anchor: str) -> bool:
@@ -72,10 +83,10 @@ class Ledger:
         if not self.check(claim, measured, tol, anchor):
             raise AssertionError(f"{claim}: {self.claims[-1].evidence} (measured > tolerance)")
 
-    def verdict(self, claim: str, holds: bool | None, evidence: str, anchor: str) -> bool | None:
+    def verdict(self, claim: str, holds: bool | None, evidence: str, anchor: str, qualifier: str = "") -> bool | None:
         """A finding: ``holds`` True (holds), False (contradicted) or None (inconclusive), with
-        the numbers it rests on in ``evidence``."""
-        return self._add(claim, holds, str(evidence), anchor)
+        the numbers it rests on in ``evidence`` and a ``qualifier`` of :data:`QUALIFIERS`."""
+        return self._add(claim, holds, str(evidence), anchor, qualifier)
 
     @property
     def all_hold(self) -> bool:

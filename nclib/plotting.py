@@ -134,7 +134,8 @@ def curve_panels(panels, runs_by_panel, *, styles=None, title_prefix: str = "") 
             for label, result in runs.items():
                 y = curve(result, key, features)
                 x = np.arange(1, len(y) + 1)
-                ax.semilogy(x, y, label=label, **(styles or {}).get(label, {}))
+                measured = np.isfinite(y)  # epochs without the eval pass are NaN: join the measured ones
+                ax.semilogy(x[measured], y[measured], label=label, **(styles or {}).get(label, {}))
                 columns.setdefault("epoch", x)
                 columns[f"{title_prefix}{title} {key} {features} {label}".replace(" ", "_")] = y
             ax.set(xlabel="epoch" if i == rows - 1 else "", ylabel=METRIC_LABELS.get(key, key), title=title)
@@ -147,3 +148,37 @@ PRESET_STYLES = {"baseline": dict(color="black", lw=2.0), "wd2_W": dict(color="C
                  "wd2_H": dict(color="C3"), "wd0_W": dict(color="C0", ls="--"), "wd0_H": dict(color="C3", ls="--")}
 """Line style of each WD preset (:data:`nclib.train.WD_PRESETS`): last-layer changes blue,
 feature changes red, zeroing dashed."""
+
+
+def divergence_figure(runs: dict, *, styles=None) -> tuple:
+    """NC1 of the deepest features (top, log scale) and the training error (bottom) of ``runs``
+    (label -> result of :func:`nclib.train.train`) against SGD steps, each divergence
+    (:func:`nclib.analysis.divergences`) marked where it starts. Returns ``(fig, columns)`` as
+    :func:`curve_panels` does (``step`` and one column per curve)."""
+    import matplotlib.pyplot as plt
+
+    from nclib.analysis import curve, divergences
+    from nclib.experiments import weight_decay_clock
+    from nclib.train import RunConfig
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(COLUMN_WIDTH, 4.6), sharex=True, layout="constrained")
+    columns = {}
+    for label, result in runs.items():
+        per_epoch = weight_decay_clock(RunConfig.from_dict(result["config"]))["steps per epoch"]
+        nc1, error = curve(result, "nc1"), curve(result, "train_error")
+        steps = per_epoch * np.arange(1, len(nc1) + 1)
+        style = (styles or {}).get(label, {})
+        measured = np.isfinite(nc1)
+        line, = top.semilogy(steps[measured], nc1[measured], label=label, **style)
+        bottom.plot(steps[measured], error[measured], color=line.get_color(), **{k: v for k, v in style.items()
+                                                                                 if k != "color"})
+        for d in result.get("divergences", divergences(result["history"])):
+            for ax in (top, bottom):
+                ax.axvline(per_epoch * d["start"], color=line.get_color(), lw=0.8, ls=":")
+        columns.setdefault("step", steps)
+        columns[f"{label} nc1".replace(" ", "_")] = nc1
+        columns[f"{label} train_error".replace(" ", "_")] = error
+    top.set(ylabel=METRIC_LABELS.get("nc1", "nc1"))
+    bottom.set(xlabel="SGD step", ylabel="training error")
+    fig.legend(*top.get_legend_handles_labels(), loc="outside lower center", ncol=len(runs))
+    return fig, columns

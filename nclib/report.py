@@ -16,7 +16,9 @@ import math
 import re
 from pathlib import Path
 
-__all__ = ["VERDICTS", "EVIDENCE_ORDER", "PAPER_TABLE1", "Cell", "Table", "show", "badge", "verdict_cell",
+from nclib.effects import PREMISE, SMALLER
+
+__all__ = ["VERDICTS", "verdict_word", "EVIDENCE_ORDER", "PAPER_TABLE1", "Cell", "Table", "show", "badge", "verdict_cell",
            "claim_id", "verdict_table", "settings_table", "run_label", "runs_table", "table1_table", "claims_table",
            "verdict_counts", "errata", "findings"]
 
@@ -130,16 +132,29 @@ def badge(profile: str) -> str:
     return f'<span class="nc-badge nc-badge-{p}" title="computed at the {p} profile">profile: {p}</span>'
 
 
-def verdict_cell(holds: bool | None) -> Cell:
-    """A coloured verdict cell: holds, contradicted or inconclusive (``holds`` True, False, None)."""
-    return Cell(f"{_MARKS[holds]} {VERDICTS[holds]}", cls=f"nc-verdict {_CLASSES[holds]}")
+def verdict_word(holds: bool | None, qualifier: str = "") -> str:
+    """The verdict in words: "holds", "contradicted", "inconclusive", or qualified (:mod:`nclib.effects`):
+    "holds, smaller than the paper's", "smaller than the paper's" (inconclusive, yet an effect of
+    the paper's size is excluded), "premise not met" (not judged)."""
+    if not qualifier:
+        return VERDICTS[holds]
+    return f"{VERDICTS[holds]}, {qualifier}" if holds is True else qualifier
 
 
-def _mark_span(holds: bool | None) -> str:
-    """A verdict as its mark, with the word beside it; on a phone the word is visually hidden
+def _class(holds: bool | None, qualifier: str) -> str:
+    return "nc-premise" if qualifier == PREMISE else _CLASSES[holds]
+
+
+def verdict_cell(holds: bool | None, qualifier: str = "") -> Cell:
+    """A coloured verdict cell (:func:`verdict_word`; ``holds`` True, False, None)."""
+    return Cell(f"{_MARKS[holds]} {verdict_word(holds, qualifier)}", cls=f"nc-verdict {_class(holds, qualifier)}")
+
+
+def _mark_span(holds: bool | None, qualifier: str = "") -> str:
+    """A verdict as its mark, with the words beside it; on a phone the words are visually hidden
     (still read out by screen readers), so that a column per profile fits."""
-    return (f'<span class="nc-verdict {_CLASSES[holds]}">{_MARKS[holds]}'
-            f'<span class="nc-word"> {VERDICTS[holds]}</span></span>')
+    return (f'<span class="nc-verdict {_class(holds, qualifier)}">{_MARKS[holds]}'
+            f'<span class="nc-word"> {verdict_word(holds, qualifier)}</span></span>')
 
 
 def claim_id(chapter: str, claim: str, profile: str) -> str:
@@ -162,22 +177,27 @@ def verdict_table(claims, profile: str) -> Table:
     rows, ids = [], []
     for c in map(_as_dict, claims):
         link = f' <a class="nc-cell-link" href="#{html.escape(c["anchor"])}">(computed here)</a>'
-        rows.append([verdict_cell(c["holds"]), Cell(c["claim"], html.escape(c["claim"]) + link), c["evidence"]])
+        rows.append([verdict_cell(c["holds"], c.get("qualifier", "")), Cell(c["claim"], html.escape(c["claim"]) + link),
+                     c["evidence"]])
         ids.append(claim_id(c["chapter"], c["claim"], c["profile"]))
     return Table(["verdict", "claim", "evidence"], rows, profile=profile, row_ids=ids, kind="nc-verdicts",
                  caption=_count_line(verdict_counts(claims)))
 
 
 def verdict_counts(claims) -> dict:
-    """``{"holds": n, "contradicted": n, "inconclusive": n}`` of ``claims``."""
-    counts = dict.fromkeys(VERDICTS.values(), 0)
+    """``{"holds": n, "contradicted": n, "smaller than the paper's": n, "inconclusive": n, "premise
+    not met": n}`` of ``claims`` ("holds" includes those qualified smaller than the paper's; the
+    last three are the verdicts None, by qualifier)."""
+    counts = dict.fromkeys(("holds", "contradicted", SMALLER, "inconclusive", PREMISE), 0)
     for c in map(_as_dict, claims):
-        counts[VERDICTS[c["holds"]]] += 1
+        qualifier = c.get("qualifier", "")
+        counts[VERDICTS[c["holds"]] if c["holds"] is not None or not qualifier else qualifier] += 1
     return counts
 
 
 def _count_line(counts: dict) -> str:
-    return ", ".join(f"{n} {word}" for word, n in counts.items())
+    """"3 holds, 1 contradicted, 2 inconclusive" (the qualified counts only where not zero)."""
+    return ", ".join(f"{n} {word}" for word, n in counts.items() if n or word in VERDICTS.values())
 
 
 def settings_table(experiment: str, profile: str | None = None) -> Table:
@@ -204,19 +224,24 @@ def run_label(key) -> str:
 
 def runs_table(runs: dict, profile: str) -> Table:
     """One row per run (``{(dataset, loss, setting, seed): result}``), named by :func:`run_label`:
-    the first epoch with zero training error, and the last epoch's training error, NC1 and NC2 of
+    the first epoch with zero training error, the divergences after it
+    (:func:`nclib.analysis.divergences`), and the last epoch's training error, NC1 and NC2 of
     the deepest features and test accuracy (:mod:`nclib.analysis`)."""
     from nclib import analysis
 
     rows = []
     for key, r in runs.items():
         z = analysis.zero_error_epoch(r)
-        rows.append([run_label(key), "never" if z is None else z, f"{analysis.curve(r, 'train_error')[-1]:.3f}",
+        found = r.get("divergences", analysis.divergences(r["history"]))
+        diverged = ", ".join(f"epoch {d['start']} (error {d['peak_error']:.2f})" for d in found) or "none"
+        rows.append([run_label(key), "never" if z is None else z, diverged,
+                     f"{analysis.curve(r, 'train_error')[-1]:.3f}",
                      f"{analysis.curve(r, 'nc1')[-1]:.3g}", f"{analysis.curve(r, 'nc2')[-1]:.3f}",
                      f"{analysis.curve(r, 'test_acc')[-1]:.3f}"])
     minutes = sum(r["wall_time_s"] for r in runs.values()) / 60
     device = next(iter(runs.values()))["provenance"]["device"] if runs else "-"
-    return Table(["run", "zero training error at epoch", "final train error", "NC1", "NC2", "test acc"], rows,
+    return Table(["run", "zero training error at epoch", "diverged after it", "final train error", "NC1", "NC2",
+                  "test acc"], rows,
                  profile=profile, kind="nc-runs", caption=f"{len(runs)} runs, {minutes:.1f} min on {device}")
 
 
@@ -269,15 +294,17 @@ def claims_table(ledgers_by_profile: dict, built=()) -> Table:
         shown = next((p for p in (best, *cols, *on_page) if p in on_page), None)
         target = c["anchor"] if shown is None else claim_id(c["chapter"], c["claim"], shown)
         link = f'<a href="{html.escape(c["page"])}.html#{html.escape(target)}">{html.escape(c["claim"])}</a>'
+        q = c.get("qualifier", "")
         cells = [i, Cell(c["claim"], link),
-                 Cell(f"{VERDICTS[c['holds']]} ({best})",
-                      f"{verdict_cell(c['holds']).html('span')} <small>({best})</small>",
+                 Cell(f"{verdict_word(c['holds'], q)} ({best})",
+                      f"{verdict_cell(c['holds'], q).html('span')} <small>({best})</small>",
                       cls="nc-best")]
         for p in cols:
             v = by_profile.get(p)
+            vq = "" if v is None else v.get("qualifier", "")
             cells.append(Cell("not run", cls="nc-notrun") if v is None else
-                         Cell(f"{VERDICTS[v['holds']]}: {v['evidence']}",
-                              f"{_mark_span(v['holds'])}<br><small>{html.escape(v['evidence'])}</small>"))
+                         Cell(f"{verdict_word(v['holds'], vq)}: {v['evidence']}",
+                              f"{_mark_span(v['holds'], vq)}<br><small>{html.escape(v['evidence'])}</small>"))
         out.append(cells)
     return Table(["#", "claim (link: where it is computed)", "best evidence", *cols], out, kind="nc-ledger")
 
@@ -326,15 +353,15 @@ def findings(book: Path | None = None) -> str:
 
     lines = [":::{admonition} Findings at a glance", ":class: important", "",
              "**Verdicts** of the claims the book checks, by profile ({doc}`claims ledger <10_claims_ledger>`):", "",
-             "| profile | chapters | claims | holds | contradicted | inconclusive |",
-             "|:--|--:|--:|--:|--:|--:|"]
+             "| profile | chapters | claims | holds | contradicted | smaller than the paper's | inconclusive "
+             "| premise not met |",
+             "|:--|--:|--:|--:|--:|--:|--:|--:|"]
     saved = {p: ledger.load(p) for p in EVIDENCE_ORDER}
     for p, ledgers in saved.items():
         if ledgers:
             claims = [c for entry in ledgers for c in entry["claims"]]
             n = verdict_counts(claims)
-            lines.append(f"| `{p}` | {len(ledgers)} | {len(claims)} | {n['holds']} | {n['contradicted']} "
-                         f"| {n['inconclusive']} |")
+            lines.append(f"| `{p}` | {len(ledgers)} | {len(claims)} | " + " | ".join(map(str, n.values())) + " |")
     found = errata(book)
     lines += ["", f"**Errata and counterexamples** found in the paper ({len(found)}):", ""]
     for e in found:
@@ -347,13 +374,15 @@ def findings(book: Path | None = None) -> str:
         lines.append("**Table 1** ({doc}`08_table1`): no profile has all its Table 1 runs stored yet.")
     else:
         runs, epoch = experiments.stored("table1", best), profiles.settings("experiments", best).table1_epoch
-        lines += [f"**Table 1** ({{doc}}`08_table1`), baseline, the paper beside `{best}` (epoch {epoch}, "
+        lines += [f"**Table 1** ({{doc}}`08_table1`), baseline, the paper beside `{best}` "
+                  f"({'the last epoch' if epoch is None else f'epoch {epoch}'}, "
                   f"{len(profiles.settings('experiments', best).table1_seeds)} seeds):", "",
                   "| column | NC1 paper | NC1 ours | NC2 paper | NC2 ours |", "|:--|--:|--:|--:|--:|"]
         for ds, loss in _COLUMNS:
             cells = []
             for metric in ("nc1", "nc2"):
-                values = [analysis.at_epoch(r, metric, epoch) for k, r in runs.items() if k[:3] == (ds, loss, "baseline")]
+                values = [analysis.at_epoch(r, metric, experiments.readout_epoch(r, best))
+                          for k, r in runs.items() if k[:3] == (ds, loss, "baseline")]
                 cells += [_pm(PAPER_TABLE1[ds, loss, "baseline", metric]), _pm(analysis.mean_sd(values))]
             lines.append(f"| {_DATASETS[ds]}, {loss.upper()} | " + " | ".join(cells) + " |")
     lines += ["", "**Scales.** " + " ".join(_scale_sentence(p, saved[p]) for p in EVIDENCE_ORDER[::-1]), ":::"]

@@ -62,13 +62,6 @@ def presets(factors, noise=(1.0,)):
     return {p: [fake_run([1.0] * 4 + [f * e] * 4) for e in noise] for p, f in factors.items()}
 
 
-def test_three_state_reads_the_effect_against_its_standard_error():
-    assert analysis.three_state(0.3, 0.1) is True  # 3 SE
-    assert analysis.three_state(-0.3, 0.1) is False
-    assert analysis.three_state(0.19, 0.1) is None  # within 2 SE
-    assert analysis.three_state(math.nan, 0.1) is None and analysis.three_state(0.3, math.nan) is None
-
-
 def test_level_is_the_late_phase_mean_of_log10():
     r = fake_run([7.0] * 4 + [10.0, 100.0, 1000.0, 0.1])
     assert analysis.level(r, "nc1") == pytest.approx((1 + 2 + 3 - 1) / 4)
@@ -77,35 +70,58 @@ def test_level_is_the_late_phase_mean_of_log10():
     assert analysis.level(r, lambda res: np.full(8, 100.0)) == pytest.approx(2.0)
 
 
-def test_level_stats_use_the_seed_spread_else_the_supplied_one():
-    runs = {"a": [fake_run([1.0] * 4 + [10.0] * 4), fake_run([1.0] * 4 + [100.0] * 4)], "b": fake_run([1.0] * 8)}
+def test_level_stats_pool_the_seed_spread_over_settings_else_take_the_supplied_one():
+    runs = {"a": [fake_run([1.0] * 4 + [10.0] * 4), fake_run([1.0] * 4 + [100.0] * 4)],
+            "c": [fake_run([1.0] * 4 + [10.0] * 4), fake_run([1.0] * 4 + [1000.0] * 4)], "b": fake_run([1.0] * 8)}
     stats = analysis.level_stats(runs, "nc1")
-    assert stats["a"][:2] == pytest.approx((1.5, math.sqrt(0.5) / math.sqrt(2)))  # SD of (1, 2) / sqrt(2)
-    assert math.isnan(stats["b"][1])  # one seed and no spread: unknown noise
-    assert analysis.level_stats(runs, "nc1", spread={"b": 0.3})["b"][1] == pytest.approx(0.3)
-    assert analysis.level_stats(runs, "nc1", spread={"b": 0.3}, floor=0.4)["b"][1] == pytest.approx(0.5)
-    assert analysis.seed_spread(runs, "nc1") == pytest.approx({"a": math.sqrt(0.5)})
+    pooled = math.sqrt((0.5 + 2.0) / 2)  # levels (1, 2) and (1, 3): squared deviations 0.5 and 2, 2 df
+    assert stats["a"] == pytest.approx((1.5, pooled / math.sqrt(2), 2, 2))
+    assert stats["b"] == pytest.approx((0.0, pooled, 1, 2))  # one seed: the pooled SD over sqrt(1)
+    assert analysis.seed_spread(runs, "nc1") == pytest.approx((pooled, 2))
+    one_seed = {"b": fake_run([1.0] * 8)}
+    assert math.isnan(analysis.level_stats(one_seed, "nc1")["b"][1])  # no spread anywhere: unknown noise
+    assert analysis.level_stats(one_seed, "nc1", spread=(0.3, 10))["b"] == pytest.approx((0.0, 0.3, 1, 10))
 
 
-def test_wd_verdicts_hold_when_feature_wd_moves_the_curve_more():
+def verdicts_of(rows):
+    return [(holds, qualifier) for _, holds, _, qualifier in rows]
+
+
+def test_wd_claims_hold_when_feature_wd_moves_the_curve_more():
     runs = presets({"baseline": 1.0, "wd2_W": 0.9, "wd2_H": 0.5, "wd0_W": 1.2, "wd0_H": 4.0}, noise=(0.99, 1.01))
-    verdicts = analysis.wd_verdicts(runs, "nc1")
-    assert len(verdicts) == 4 and all(v is True for _, v, _ in verdicts)
-    assert all(claim.startswith("NC1: ") for claim, _, _ in verdicts)
+    rows = analysis.wd_claims(analysis.level_stats(runs, "nc1"), "NC1")
+    assert verdicts_of(rows) == [(True, "")] * 4
+    assert all(claim.startswith("NC1: ") for claim, *_ in rows)
 
 
-def test_wd_verdicts_are_contradicted_when_last_layer_wd_moves_the_curve_more():
+def test_wd_claims_are_contradicted_when_last_layer_wd_moves_the_curve_more():
     runs = presets({"baseline": 1.0, "wd2_W": 0.2, "wd2_H": 0.9, "wd0_W": 3.0, "wd0_H": 0.8}, noise=(0.99, 1.01))
-    assert [v for _, v, _ in analysis.wd_verdicts(runs, "nc1")] == [False, False, False, True]
+    rows = analysis.wd_claims(analysis.level_stats(runs, "nc1"), "NC1")
+    assert [h for h, _ in verdicts_of(rows)] == [False, False, False, True]
 
 
-def test_wd_verdicts_are_inconclusive_within_seed_noise_or_without_it():
-    runs = presets({"baseline": 1.0, "wd2_W": 0.9, "wd2_H": 0.5, "wd0_W": 1.2, "wd0_H": 4.0}, noise=(0.3, 3.0))
-    assert [v for _, v, _ in analysis.wd_verdicts(runs, "nc1")] == [None] * 4  # seeds differ by 10x
-    one_seed = presets({"baseline": 1.0, "wd2_W": 0.9, "wd2_H": 0.5, "wd0_W": 1.2, "wd0_H": 4.0})
-    assert [v for _, v, _ in analysis.wd_verdicts(one_seed, "nc1")] == [None] * 4
-    spread = dict.fromkeys(one_seed, 0.01)  # e.g. measured on Table 1's three seeds
-    assert [v for _, v, _ in analysis.wd_verdicts(one_seed, "nc1", spread=spread)] == [True] * 4
+def test_wd_claims_are_inconclusive_within_seed_noise_or_without_it():
+    factors = {"baseline": 1.0, "wd2_W": 0.9, "wd2_H": 0.5, "wd0_W": 1.2, "wd0_H": 4.0}
+    noisy = analysis.level_stats(presets(factors, noise=(0.3, 3.0)), "nc1")  # seeds differ by 10x
+    assert verdicts_of(analysis.wd_claims(noisy, "NC1")) == [(None, "")] * 4
+    one_seed = presets(factors)
+    assert verdicts_of(analysis.wd_claims(analysis.level_stats(one_seed, "nc1"), "NC1")) == [(None, "")] * 4
+    measured = analysis.level_stats(one_seed, "nc1", spread=(0.01, 10))  # e.g. Table 1's three seeds
+    assert verdicts_of(analysis.wd_claims(measured, "NC1")) == [(True, "")] * 4
+
+
+def test_wd_claims_compare_with_the_paper_and_say_when_smaller():
+    factors = {"baseline": 1.0, "wd2_W": 0.9, "wd2_H": 0.5, "wd0_W": 1.2, "wd0_H": 4.0}
+    ours = analysis.level_stats(presets(factors, noise=(0.99, 1.01)), "nc1")
+    ten_times = analysis.level_stats(presets({p: f ** 10 for p, f in factors.items()}, noise=(0.99, 1.01)), "nc1")
+    rows = analysis.wd_claims(ours, "NC1", paper=ten_times)
+    assert verdicts_of(rows) == [(True, "smaller than the paper's")] * 4
+    assert "paper: +" in rows[0][2] and "of it)" in rows[0][2]
+    assert verdicts_of(analysis.wd_claims(ours, "NC1", paper=ours)) == [(True, "")] * 4  # same size: not smaller
+    tied = analysis.level_stats(presets(dict.fromkeys(factors, 1.0), noise=(0.99, 1.01)), "nc1")
+    assert verdicts_of(analysis.wd_claims(tied, "NC1", paper=ten_times))[2:] == [(None, "smaller than the paper's")] * 2
+    assert analysis.wd_claims(ours, "NC1", extension=True)[3][0].endswith(analysis.EXTENSION)
+    assert len(analysis.wd_claims(ours, "NC1", directions=False)) == 2
 
 
 def test_wd_claims_on_a_published_table():
@@ -113,72 +129,59 @@ def test_wd_claims_on_a_published_table():
     table = {"baseline": (0.0061, 4e-4), "wd2_W": (0.0055, 3e-4), "wd2_H": (0.0022, 8e-5),
              "wd0_W": (0.0048, 2e-4), "wd0_H": (0.0280, 3e-3)}
     stats = analysis.table_stats(table, n=3)
-    assert stats["wd2_H"][1] == pytest.approx(8e-5 / (0.0022 * math.log(10) * math.sqrt(3)))
-    verdicts = [v for _, v, _ in analysis.wd_claims(stats, "NC1")]
-    assert verdicts == [True, True, True, True]
-    # Ten times the SDs (worked by hand): x2, 0.443 vs 0.045 decades, same direction so the baseline
-    # cancels, SE 0.164: holds; zeroing, +0.662 vs -0.104, opposite directions, SE 0.437: 0.558 is
-    # within 2 SE, inconclusive; the two direction claims, 0.662 > 2 x 0.315 and 0.443 > 2 x 0.188, hold.
+    sd_log = [sd / (m * math.log(10)) for m, sd in table.values()]
+    pooled = math.sqrt(sum(v * v for v in sd_log) / 5)  # equal n: the mean of the variances, 5 x 2 df
+    assert stats["wd2_H"] == pytest.approx((math.log10(0.0022), pooled / math.sqrt(3), 3, 10))
+    assert verdicts_of(analysis.wd_claims(stats, "NC1")) == [(True, "")] * 4
+    # Ten times the SDs (by hand): pooled SD of log10 10 x 0.0287, SE of one setting 0.166, interval
+    # half-width t(0.975, 10) = 2.228 times the SE of the effect. Doubling: 0.443 - 0.045 = 0.398,
+    # both fall, the baseline cancels, SE 0.234, half-width 0.52: inconclusive. Zeroing: +0.662 vs
+    # -0.104, opposite directions, SE sqrt(6) x 0.166 = 0.41: inconclusive. WD = 0 raises by 0.662 >
+    # 0.52: holds; WD x2 lowers by 0.443 < 0.52: inconclusive.
     wide = analysis.table_stats({p: (m, 10 * sd) for p, (m, sd) in table.items()}, n=3)
-    assert [v for _, v, _ in analysis.wd_claims(wide, "NC1")] == [True, None, True, True]
+    assert [h for h, _ in verdicts_of(analysis.wd_claims(wide, "NC1"))] == [None, None, True, None]
 
 
 def test_ordering_verdict_needs_every_step_beyond_noise():
-    stats = {"b": (0.0, 0.01, 2), "c": (0.1, 0.01, 2), "d": (0.3, 0.01, 2)}
+    stats = {"b": (0.0, 0.01, 2, 4), "c": (0.1, 0.01, 2, 4), "d": (0.3, 0.01, 2, 4)}
     assert analysis.ordering_verdict(stats, ["b", "c", "d"], "NC1")[1] is True
-    stats["d"] = (0.11, 0.01, 2)  # c -> d within noise
+    stats["d"] = (0.11, 0.01, 2, 4)  # c -> d within noise
     assert analysis.ordering_verdict(stats, ["b", "c", "d"], "NC1")[1] is None
-    stats["d"] = (-0.2, 0.01, 2)  # c -> d falls
+    stats["d"] = (-0.2, 0.01, 2, 4)  # c -> d falls
     assert analysis.ordering_verdict(stats, ["b", "c", "d"], "NC1")[1] is False
+
+
+def test_minor_verdict_compares_the_blur_with_the_last_layer_wd_step():
+    stats = {"a": (0.0, 0.01, 2, 6), "b": (0.02, 0.01, 2, 6), "d": (0.5, 0.01, 2, 6)}
+    assert analysis.minor_verdict(stats, "a", "b", "d", "NC1")[1] is True
+    stats["b"] = (0.6, 0.01, 2, 6)  # blurring alone moves it more than the WD step after it
+    assert analysis.minor_verdict(stats, "a", "b", "d", "NC1")[1] is False
 
 
 def test_depth_verdict_compares_intermediate_with_deepest_features():
     deeper = {"a": fake_run([1.0] * 8, block3=[3.0] * 8), "b": fake_run([1.0] * 8, block3=[2.0] * 8)}
-    claim, holds, evidence = analysis.depth_verdicts(deeper)
+    claim, holds, evidence, _ = analysis.depth_verdicts(deeper)
     assert holds and "a 3.00" in evidence
     deeper["b"] = fake_run([1.0] * 8, block3=[0.5] * 8)
     assert not analysis.depth_verdicts(deeper)[1]
 
 
-def test_select_filters_run_keys():
-    runs = {("mnist", "ce", "baseline", 0): 1, ("mnist", "mse", "baseline", 0): 2, ("mnist", "ce", "wd2_H", 1): 3}
-    assert analysis.select(runs, "mnist", "ce") == {"baseline": 1}
-    assert analysis.select(runs, "mnist", "ce", seed=1) == {"wd2_H": 3}
-    with pytest.raises(KeyError, match="no run matches"):
-        analysis.select(runs, "cifar10")
+def test_epochs_without_the_eval_pass_read_as_nan_and_the_late_phase_follows_milestones():
+    r = fake_run([4.0, 3.0, 2.0, 1.0, 1.0, 1.0])
+    r["config"]["lr_milestones"] = [3, 5]
+    del r["history"][1]["nc"], r["history"][1]["train_error"]
+    assert np.isnan(analysis.curve(r, "nc1")[1]) and np.isnan(analysis.curve(r, "train_error")[1])
+    assert analysis.lr_drops(r) == (3, 5)
+    assert analysis.late_epochs(r).tolist() == [False] * 3 + [True] * 3
 
 
-def test_per_class_curve_has_a_column_per_class():
-    r = fake_run([1.0, 1.0], per_class=[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-    np.testing.assert_array_equal(analysis.per_class_curve(r), [[1, 2, 3], [4, 5, 6]])
-
-
-def test_by_setting_groups_seeds_in_order():
-    runs = {("mnist", "ce", "baseline", 1): "b1", ("mnist", "ce", "baseline", 0): "b0", ("mnist", "mse", "wd2_H", 0): "x"}
-    assert analysis.by_setting(runs, "mnist", "ce") == {"baseline": ["b0", "b1"]}
-    with pytest.raises(KeyError, match="no run matches"):
-        analysis.by_setting(runs, "cifar10")
-
-
-def test_fig6_verdicts_read_the_unblurred_classes_and_nc1_to_nc3():
-    def run(level, blurred_level, nc_scale):
-        per_class = [[blurred_level, level, level]] * 8  # class 0 blurred
-        r = fake_run([nc_scale] * 8, nc2=[nc_scale] * 8, per_class=per_class)
-        for h in r["history"]:
-            h["nc"]["penultimate"]["nc3"] = nc_scale
-        return r
-
-    order = ["x1", "x0.1", "0"]
-    rising = {"x1": [run(1.0, 50.0, 1.0), run(1.01, 5.0, 1.01)], "x0.1": [run(2.0, 1.0, 2.0), run(2.02, 9.0, 2.02)],
-              "0": [run(4.0, 0.1, 4.0), run(4.04, 0.2, 4.04)]}
-    verdicts = analysis.fig6_verdicts(rising, order, blurred=(0,))
-    assert [v for _, v, _ in verdicts] == [True] * 4  # the blurred class's own NC1 is left out
-    assert "unblurred" in verdicts[0][0] and [c.split(": ")[1][:3] for c, _, _ in verdicts[1:]] == ["NC1", "NC2", "NC3"]
-    flat = {"x1": rising["x1"], "x0.1": rising["x1"], "0": rising["x0.1"]}  # (b) = (c): within noise
-    assert [v for _, v, _ in analysis.fig6_verdicts(flat, order, blurred=(0,))] == [None] * 4
-
-
-def test_evidence_says_when_there_is_no_standard_error():
-    one_seed = presets({"baseline": 1.0, "wd2_W": 0.9, "wd2_H": 0.5, "wd0_W": 1.2, "wd0_H": 4.0})
-    (_, verdict, evidence), *_ = analysis.wd_verdicts(one_seed, "nc1")
-    assert verdict is None and "no standard error" in evidence and "nan" not in evidence
+def test_divergences_are_the_stretches_above_5_percent_after_zero_training_error():
+    errors = [0.5, 0.2, 0.0, 0.01, 0.7, 0.4, None, 0.0, 0.06]
+    history = [{"epoch": e + 1, "train_acc": 1 - (err if err is not None else 0.3), **(
+        {} if err is None else {"train_error": err})} for e, err in enumerate(errors)]
+    # epoch 7 has no eval pass: its running error (0.3) counts
+    assert analysis.divergences(history) == [{"start": 5, "end": 7, "peak_error": 0.7},
+                                             {"start": 9, "end": None, "peak_error": 0.06}]
+    assert analysis.divergences(history[:4]) == []
+    never_fitted = [{"epoch": 1, "train_acc": 0.1, "train_error": 0.9}]
+    assert analysis.divergences(never_fitted) == []

@@ -92,7 +92,7 @@ def test_a_ledger_saved_with_two_states_still_loads_and_renders(results):
     (folder / "ch9.json").write_text(json.dumps({"chapter": "ch9", "page": "09_x", "profile": "small",
                                                  "provenance": {}, "claims": claims}))
     (saved,) = ledger.load("small")
-    assert report.verdict_counts(saved["claims"]) == {"holds": 1, "contradicted": 1, "inconclusive": 0}
+    assert report.verdict_counts(saved["claims"]) == {"holds": 1, "contradicted": 1, "smaller than the paper's": 0, "inconclusive": 0, "premise not met": 0}
 
 
 def test_show_prints_the_verdicts_outside_a_notebook(capsys):
@@ -126,3 +126,13 @@ def test_rendered_is_the_active_profile_and_every_stored_ledger(results, monkeyp
     book.verdict("a", True, "", "ch1-runs")
     book.save()
     assert [(e["chapter"], e["profile"]) for e in ledger.rendered("paper")] == [("ch6", "medium")]
+
+
+def test_a_qualifier_is_one_of_the_known_ones_and_premise_not_met_has_no_verdict():
+    book = ledger.Ledger("ch6", "06_x", profile="medium")
+    book.verdict("a", True, "e", "ch6-a", "smaller than the paper's")
+    assert book.claims[0].qualifier == "smaller than the paper's"
+    with pytest.raises(ValueError, match="qualifier='maybe' is unknown"):
+        book.verdict("b", None, "e", "ch6-a", "maybe")
+    with pytest.raises(ValueError, match="premise is not met has no verdict"):
+        book.verdict("c", False, "e", "ch6-a", "premise not met")

@@ -115,7 +115,13 @@ def test_runs_table_names_each_run_by_what_it_is():
     table = report.runs_table(runs, "small")
     assert [c.text for c in table.rows[0][:2]] == ["CIFAR-10, CE, WDx2 for H, seed 0", "2"]
     assert [c.text for c in table.rows[1][:2]] == ["MNIST, MSE, Baseline, seed 1", "never"]
-    assert table.rows[0][3].text == "1" and "2 runs, 2.0 min on cpu (test)" in table.caption
+    assert table.rows[0][4].text == "1" and "2 runs, 2.0 min on cpu (test)" in table.caption
+    assert table.rows[0][2].text == "none"
+    diverged = _run([0.5, 0.0, 0.0, 0.7, 0.0], [2.0, 1.0, 1.0, 9.0, 1.0])
+    for e, h in enumerate(diverged["history"]):
+        h.update(epoch=e + 1, train_acc=1 - h["train_error"])
+    assert report.runs_table({("cifar10", "ce", "baseline", 0): diverged}, "small").rows[0][2].text == \
+        "epoch 4 (error 0.70)"
     assert report.run_label(("mnist", "ce", "wd0_W", 2)) == "MNIST, CE, WD=0 for W, seed 2"
 
 
@@ -156,7 +162,7 @@ def test_findings_count_each_verdict_per_profile_and_say_what_is_pending(results
     (book / "04_y.md").write_text("(ch4-z)=\n```{admonition} Erratum: $x$ slip\n```\n", encoding="utf-8")
     text = report.findings(book)
     assert text.startswith(":::{admonition} Findings at a glance")
-    assert "| `small` | 1 | 3 | 1 | 1 | 1 |" in text and "`smoke`" not in text.split("**Scales")[0]
+    assert "| `small` | 1 | 3 | 1 | 1 | 0 | 1 | 0 |" in text and "`smoke`" not in text.split("**Scales")[0]
     assert "- {ref}`Chapter 4 <ch4-z>`: Erratum: $x$ slip" in text
     assert "no profile has all its Table 1 runs stored yet" in text
     scales = text.split("**Scales.**")[1]
@@ -167,4 +173,14 @@ def test_findings_count_each_verdict_per_profile_and_say_what_is_pending(results
 
 def test_verdict_counts_of_saved_dicts_and_claims():
     claims = [{"holds": True}, {"holds": True}, {"holds": None}]
-    assert report.verdict_counts(claims) == {"holds": 2, "contradicted": 0, "inconclusive": 1}
+    assert report.verdict_counts(claims) == {"holds": 2, "contradicted": 0, "smaller than the paper's": 0, "inconclusive": 1, "premise not met": 0}
+
+
+def test_qualified_verdicts_read_in_words_and_count_apart():
+    claims = [{"holds": True, "qualifier": "smaller than the paper's"}, {"holds": None, "qualifier": "premise not met"},
+              {"holds": None, "qualifier": "smaller than the paper's"}, {"holds": False}]
+    assert report.verdict_counts(claims) == {"holds": 1, "contradicted": 1, "smaller than the paper's": 1,
+                                             "inconclusive": 0, "premise not met": 1}
+    assert report.verdict_word(True, "smaller than the paper's") == "holds, smaller than the paper's"
+    assert report.verdict_word(None, "premise not met") == "premise not met"
+    assert "nc-premise" in report.verdict_cell(None, "premise not met").cls

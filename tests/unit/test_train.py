@@ -199,3 +199,39 @@ def test_a_run_locked_by_another_process_is_not_computed_twice(offline):
 def test_channels_last_on_cpu_needs_a_width_that_is_a_multiple_of_8(offline):
     with pytest.raises(ValueError, match="channels_last=True on CPU needs width a multiple of 8"):
         train(RunConfig(**TINY, channels_last=True), offline)
+
+
+def test_milestones_sparse_eval_weights_and_no_leftover_files(offline):
+    config = RunConfig(**{**TINY, "epochs": 7}, lr_milestones=(4, 6), nc_every=3, save_weights=True)
+    name = run_name(config)
+    out = offline
+    out.mkdir(parents=True)
+    (out / f"{name}.ckpt.abc123.tmp").write_bytes(b"half a checkpoint")  # a writer killed mid-write
+    result = train(config, out)
+    assert [round(r["lr"], 6) for r in result["history"]] == [0.05] * 4 + [0.005] * 2 + [0.0005]
+    # the eval pass after epoch 1, every 3rd epoch before the first drop, and every epoch after it
+    assert [r["epoch"] for r in result["history"] if "nc" in r] == [1, 3, 5, 6, 7]
+    assert all({"train_loss", "train_acc", "lr"} <= set(r) for r in result["history"])
+    assert result["divergences"] == [] and result["config"]["lr_milestones"] == [4, 6]
+    assert sorted(p.name for p in out.iterdir()) == [f"{name}.json", "weights"]  # no .lock, no .tmp
+    weights = torch.load(out / "weights" / f"{name}.pt", weights_only=True)
+    model = resnet18(10, 1, True, 4)
+    model.load_state_dict(weights)  # the network as trained, loadable as is
+    assert run_name(config) == run_name(RunConfig(**{**TINY, "epochs": 7}, lr_milestones=(4, 6), nc_every=3))
+
+
+def test_fields_added_later_keep_the_names_of_runs_made_before_them():
+    # a run made before lr_milestones, nc_every, compile and save_weights existed: its name's hash
+    # is that of the fields it had
+    import hashlib
+
+    base = RunConfig(**TINY)
+    old_fields = {k: v for k, v in json.loads(json.dumps(base.__dict__)).items()
+                  if k not in ("lr_milestones", "nc_every", "compile", "save_weights", "checkpoint_every",
+                               "channels_last")}
+    digest = hashlib.sha1(json.dumps(old_fields, sort_keys=True).encode()).hexdigest()[:8]
+    assert run_name(base).endswith(digest)
+    assert run_name(base) == run_name(RunConfig(**TINY, compile=True))  # a layout field
+    assert run_name(base) != run_name(RunConfig(**TINY, nc_every=2))
+    with pytest.raises(ValueError, match="lr_milestones must be increasing"):
+        RunConfig(**TINY, lr_milestones=(5, 3))
