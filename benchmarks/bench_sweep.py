@@ -2,7 +2,7 @@
 
 Each run is a worker process training its own ResNet18 with the nclib engine
 (:func:`nclib.train.train_epoch` on device-resident batches; on CUDA channels-last + bfloat16
-autocast) -- what ``python -m nclib.experiments run ... --runs-per-device R`` does. The workers
+autocast) -- what ``python -m nclib.cli run ... --runs-per-device R`` does. The workers
 build their model and data, wait at a barrier, then train ``steps`` mini-batches; the aggregate
 rate is (runs x steps x batch) / (last finish - first start). Prints images/s per concurrency and
 the ratio to one run, and, off the smoke profile, the training time of the Table 1 grid this

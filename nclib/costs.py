@@ -28,7 +28,7 @@ from nclib import data as ncdata
 from nclib._io import results_root
 from nclib.train import RunConfig
 
-__all__ = ["GPU_FLOPS", "SHARING_GAIN", "SPLIT_SIZES", "MEASURED", "run_flops", "measured_flops", "throughput",
+__all__ = ["GPU_FLOPS", "SHARING_GAIN", "MEASURED", "run_flops", "measured_flops", "throughput",
            "estimate_minutes", "profile_estimates"]
 
 GPU_FLOPS = {
@@ -52,8 +52,6 @@ SHARING_GAIN = {1: 1.0, 2: 1.3, 4: 1.4, 8: 1.4}
 assumption until the device check measures it: processes time-slice the GPU, so sharing only
 fills the gaps one run leaves (kernel launches, Python, the evaluation's host work)."""
 
-SPLIT_SIZES = {"mnist": (60_000, 10_000), "fashion-mnist": (60_000, 10_000), "cifar10": (50_000, 10_000)}
-"""Data set -> (training, test) samples of the whole splits."""
 
 MEASURED = Path("paper") / "device" / "device_check.json"
 """Where the device check's JSON is committed, under :func:`nclib._io.results_root`; when it is
@@ -89,7 +87,7 @@ def _step_flops(model: str, in_shape: tuple, num_classes: int, width: int, depth
 
 def _split_sizes(config: RunConfig) -> tuple[int, int]:
     """(training, test) samples of ``config``."""
-    n_train, n_test = SPLIT_SIZES[config.dataset]
+    n_train, n_test = ncdata.SPLIT_SIZES[config.dataset]
     K = ncdata.DATASETS[config.dataset].num_classes
     if config.n_per_class is not None:
         n_train = K * config.n_per_class

@@ -64,6 +64,9 @@ DATASETS = {
 sets (the JPEG copy of CIFAR-10 differs from them in the third decimal), so a network sees the
 same input scale whichever copy it is trained on."""
 
+SPLIT_SIZES = {"mnist": (60_000, 10_000), "fashion-mnist": (60_000, 10_000), "cifar10": (50_000, 10_000)}
+"""Data set -> (training, test) samples of the whole splits."""
+
 _IDX_FILES = {True: ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
               False: ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
 _HOW_TO = {

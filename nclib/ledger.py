@@ -112,7 +112,9 @@ class Ledger:
             old = None
         if isinstance(old, dict) and {k: old.get(k) for k in record} == record:
             return path
-        atomic_write_text(path, json.dumps({**record, "provenance": profiles.provenance()}, indent=1))
+        built = {} if self.profile == profiles.current() else {"built at profile": profiles.current()}
+        provenance = profiles.provenance(profile=self.profile, **built)  # the runs' profile, not the build's
+        atomic_write_text(path, json.dumps({**record, "provenance": provenance}, indent=1))
         return path
 
 

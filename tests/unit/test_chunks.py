@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import offline_files
-from nclib import chunks, costs, data, experiments
+from nclib import chunks, cli, costs, data, experiments
 from nclib.train import RunConfig, result_file, run_name, train
 
 
@@ -170,12 +170,12 @@ def test_plan_run_a_chunk_and_unpack_from_the_command_line(tmp_path, monkeypatch
     torch.set_num_threads(1)
     args = ["--profile", "smoke", "--experiments", "fig6"]
     try:
-        experiments.main(["plan", *args])
+        cli.main(["plan", *args])
         out = capsys.readouterr().out
         assert "chunk   0:" in out and "(estimate)" in out
-        experiments.main(["run", "--chunk", "0", "--out", str(tmp_path / "out"), *args])
+        cli.main(["run", "--chunk", "0", "--out", str(tmp_path / "out"), *args])
         with pytest.raises(SystemExit):  # there is no chunk 1
-            experiments.main(["run", "--chunk", "1", "--out", str(tmp_path / "out"), *args])
+            cli.main(["run", "--chunk", "1", "--out", str(tmp_path / "out"), *args])
     finally:
         torch.set_num_threads(threads)
         data._raw.cache_clear()
@@ -185,7 +185,7 @@ def test_plan_run_a_chunk_and_unpack_from_the_command_line(tmp_path, monkeypatch
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["chunk000.tar.gz.000"]
     # back here: unpack into this checkout's results, byte for byte; nothing is pending any more
     monkeypatch.setenv("NCLIB_RESULTS", str(tmp_path / "here"))
-    experiments.main(["unpack", str(tmp_path / "out"), "--profile", "smoke"])
+    cli.main(["unpack", str(tmp_path / "out"), "--profile", "smoke"])
     for path in computed:
         assert (tmp_path / "here" / "smoke" / path.name).read_bytes() == path.read_bytes()
         assert json.loads(path.read_text())["history"][-1]["epoch"] == 4

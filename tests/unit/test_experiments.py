@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import offline_files
-from nclib import data, experiments, profiles
+from nclib import cli, data, experiments, profiles
 from nclib.train import WD_PRESETS, RunConfig, run_name
 
 
@@ -73,13 +73,13 @@ def test_unknown_experiment_is_an_error():
 
 def test_help_lists_the_experiments(capsys):
     with pytest.raises(SystemExit):
-        experiments.main(["run", "--help"])
+        cli.main(["run", "--help"])
     out = capsys.readouterr().out
     assert all(name in out for name in experiments.EXPERIMENTS)
 
 
 def test_command_line_runs_an_experiment(offline, capsys):
-    experiments.main(["run", "fig2", "--profile", "smoke", "--out", str(offline)])
+    cli.main(["run", "fig2", "--profile", "smoke", "--out", str(offline)])
     assert "1 runs of fig2 (smoke)" in capsys.readouterr().out
     (path,) = offline.glob("*.json")
     result = json.loads(path.read_text())
@@ -144,7 +144,7 @@ def test_reproduce_reruns_a_stored_run_bit_for_bit_here(offline, capsys):
     report = experiments.reproduce(result_file(offline, config))
     assert report["identical"] and set(report["max_drift"]) >= {"nc1", "nc2"}
     assert max(report["max_drift"].values()) == 0.0 and max(report["level_drift"].values()) == 0.0
-    experiments.main(["reproduce", str(result_file(offline, config))])
+    cli.main(["reproduce", str(result_file(offline, config))])
     assert capsys.readouterr().out.rstrip().endswith("bit for bit")
     stored = json.loads(result_file(offline, config).read_text())
     stored["history"][-1]["nc"]["penultimate"]["nc1"] *= 10  # as if another machine had rounded differently

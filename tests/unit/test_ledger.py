@@ -136,3 +136,11 @@ def test_a_qualifier_is_one_of_the_known_ones_and_premise_not_met_has_no_verdict
         book.verdict("b", None, "e", "ch6-a", "maybe")
     with pytest.raises(ValueError, match="premise is not met has no verdict"):
         book.verdict("c", False, "e", "ch6-a", "premise not met")
+
+
+def test_a_stored_evidence_ledger_names_the_profile_of_its_runs(results, monkeypatch):
+    monkeypatch.setenv("NCLIB_PROFILE", "small")
+    book = ledger.Ledger("ch6", "06_x", profile="medium")
+    book.verdict("a", True, "e", "ch6-a")
+    saved = json.loads(book.save().read_text())
+    assert saved["provenance"]["profile"] == "medium" and saved["provenance"]["built at profile"] == "small"
