@@ -10,6 +10,9 @@ as in App. E.2, cross-entropy), trained on random data with deterministic algori
 * ``bf16 autocast``  -- bfloat16 autocast (channels-last);
 * ``torch.compile``  -- inductor-compiled model (channels-last); its compile time is printed apart;
 
+then what the medium sweep's choices gain over a whole run: ``torch.compile`` at the medium
+batch (64), and the eval pass every ``nc_every`` epochs before the first learning-rate drop instead
+of after every epoch (the run time of a medium CIFAR-10 run from the measured step and eval times);
 then the price of the medium profile's width: a channels-last step at twice the width (16, as
 ``small``) against width 8; the eval pass (forward only) per image at batch 128, 256 and 1024; and
 the throughput of the cores used as one run with every thread against one single-threaded run per
@@ -146,6 +149,28 @@ def main() -> None:
               f"{per_core:.0f} images/s")
         print(f"ratio runs per core / threads = {per_core / one_run:.2f}x")
     print(f"ratio channels-last / plain = {plain / channels_last_step:.2f}x")
+    medium_run(s, evals[256])
+
+
+def medium_run(s: dict, eval_per_image: float) -> None:
+    """The medium sweep's choices over one medium CIFAR-10 run (its grid config): torch.compile at
+    its batch, and the eval pass every ``nc_every`` epochs before the first drop."""
+    from nclib import experiments
+
+    config = experiments.grid("table1", "medium")["cifar10", "ce", "baseline", 0]
+    clock = experiments.weight_decay_clock(config)
+    batch = config.batch_size if s["compile"] else s["batch"]
+    eager = step_time(s["width"], batch, s["steps"], channels_last=True)[0]
+    if s["compile"]:
+        compiled = step_time(s["width"], batch, s["steps"], channels_last=True, compile=True)[0]
+        print(f"ratio torch.compile / eager (batch {batch}, training step) = {eager / compiled:.2f}x")
+    train_s = clock["steps per epoch"] * eager * config.epochs
+    eval_s = eval_per_image * (config.n_per_class + config.test_per_class) * 10  # training and test sets
+    sparse = sum(config.evaluates(e) for e in range(1, config.epochs + 1))
+    every, fewer = train_s + config.epochs * eval_s, train_s + sparse * eval_s
+    print(f"medium CIFAR-10 run: {config.epochs} epochs, the eval pass after {sparse} of them (nc_every="
+          f"{config.nc_every}); eval pass {eval_s:.2f} s, training epoch {train_s / config.epochs:.2f} s (eager)")
+    print(f"ratio eval every epoch / nc_every={config.nc_every} (medium CIFAR-10 run) = {every / fewer:.2f}x")
 
 
 if __name__ == "__main__":

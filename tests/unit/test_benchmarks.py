@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
     ("bench_train.py", [r"ratio plain / engine = \d+\.\d+x"]),
     ("bench_sweep.py", [r"ratio best \(\d+ runs\) / 1 run = \d+\.\d+x"]),
     ("bench_cpu.py", [r"ratio channels-last / plain = \d+\.\d+x",
-                      r"ratio width 16 / width 8 \(channels-last step\) = \d+\.\d+x"]),
+                      r"ratio width 16 / width 8 \(channels-last step\) = \d+\.\d+x",
+                      r"ratio eval every epoch / nc_every=\d+ \(medium CIFAR-10 run\) = \d+\.\d+x"]),
 ])
 def test_benchmark_prints_its_ratios(script, patterns):
     env = dict(os.environ, NCLIB_PROFILE="smoke")
