@@ -17,8 +17,8 @@ import scipy.linalg
 
 from nclib import metrics
 from nclib._checks import check_int, check_real
-from nclib.ufm import (_eq2_increment, _features, _lbfgs_on_increments, _optimal_W, class_labels,
-                       class_means, gradient_descent, objective, targets)
+from nclib._ufm_core import _eq2_increment, _features, _lbfgs_on_increments, _optimal_W
+from nclib.ufm import class_labels, class_means, gradient_descent, objective, optimal_W, targets
 
 __all__ = [
     "Covariances",
@@ -39,6 +39,7 @@ __all__ = [
     "lemma_b1_constant",
     "gradient_ratio",
     "max_gradient_ratio",
+    "JointRises",
     "joint_descent_rises",
     "NC1Attribution",
     "nc1_attribution",
@@ -487,21 +488,34 @@ def max_gradient_ratio(starts, lam_W: float, lam_H: float, n: int) -> float:
     return float(best)
 
 
+class JointRises(NamedTuple):
+    """Outcome of :func:`joint_descent_rises`, one entry per start."""
+
+    rise: np.ndarray  #: (starts,) largest relative increase of NC1~ between consecutive steps
+    step: np.ndarray  #: (starts,) the step (1-based) at which it ends
+
+
 def joint_descent_rises(K: int, n: int, d: int, lam_W: float, lam_H: float, lr: float, steps: int,
-                        starts: int, seed: int = 0) -> np.ndarray:
+                        starts: int, seed: int = 0, W_opt: bool = False) -> JointRises:
     """For ``starts`` random starts (entries of standard deviation ``1/sqrt(d)``), run the joint
     gradient descent of Eq. 1 (:func:`nclib.ufm.gradient_descent`, every step recorded) and return
-    each run's largest relative increase of NC1~ between consecutive steps, shape ``(starts,)``
-    (negative: NC1~ fell at every step). A small ``lr`` approximates the joint gradient flow."""
+    each run's largest relative increase of NC1~ between consecutive steps (negative: NC1~ fell at
+    every step) and the step where it occurs. ``W_opt=True`` replaces the random ``W0`` by
+    ``W*(H0)`` (footnote 3), i.e. starts on the central path (the same ``H0``: the random ``W0``
+    is still drawn). A small ``lr`` approximates the joint gradient flow."""
     starts = check_int("starts", starts, 1)
     rng = np.random.default_rng(seed)
-    rises = []
+    rises, where = [], []
     for _ in range(starts):
         W0 = rng.standard_normal((K, d)) / np.sqrt(d)
         H0 = rng.standard_normal((d, K * n)) / np.sqrt(d)
+        if W_opt:
+            W0 = optimal_W(H0, lam_W, n)
         r = nc1_tilde(gradient_descent(W0, H0, lam_W, lam_H, n, lr=lr, steps=steps).H, n)
-        rises.append(np.max(np.diff(r) / r[:-1]))
-    return np.array(rises)
+        up = np.diff(r) / r[:-1]
+        rises.append(np.max(up))
+        where.append(int(np.argmax(up)) + 1)
+    return JointRises(np.array(rises), np.array(where, dtype=np.int64))
 
 
 class NC1Attribution(NamedTuple):
@@ -510,7 +524,8 @@ class NC1Attribution(NamedTuple):
 
     lo: float             #: NC1(H_lo)
     hi: float             #: NC1(H_hi)
-    frozen_span: float    #: Sigma_B(H_hi)'s eigenvalues on Sigma_B(H_lo)'s eigenvectors
+    frozen_span: float    #: Sigma_B(H_hi) compressed to the span of Sigma_B(H_lo)'s top K-1 eigenvectors
+    frozen_basis: float   #: Sigma_B(H_hi)'s eigenvalues on Sigma_B(H_lo)'s eigenvectors
     frozen_values: float  #: Sigma_B(H_lo)'s eigenvalues on Sigma_B(H_hi)'s eigenvectors
     frozen_between: float  #: Sigma_B(H_lo) itself, with Sigma_W(H_hi)
     angle: float
@@ -518,9 +533,12 @@ class NC1Attribution(NamedTuple):
 
 def nc1_attribution(H_lo, H_hi, n: int) -> NC1Attribution:
     """Split a change of ``NC1 = Tr(Sigma_W Sigma_B^+)/K`` from ``H_lo`` to ``H_hi`` (both d x Kn)
-    between the rotation of the span of the centred class means and the change of ``Sigma_B``'s
-    eigenvalues: ``NC1(H_hi)`` recomputed with ``Sigma_B^+`` built from the top ``K - 1``
-    eigenpairs of ``Sigma_B(H_hi)`` and ``Sigma_B(H_lo)`` mixed (eigenpairs matched by order)."""
+    between the rotation of the span of the centred class means and the change of ``Sigma_B``
+    within it. ``frozen_span`` freezes the span only: ``Tr(Sigma_W(H_hi) (P Sigma_B(H_hi) P)^+)/K``
+    with ``P`` the projector on the top ``K - 1`` eigenvectors of ``Sigma_B(H_lo)`` (when
+    ``d = K - 1`` the span is all of ``R^d``, ``P = I`` and nothing can rotate). The other fields
+    mix the top ``K - 1`` eigenpairs of ``Sigma_B(H_hi)`` and ``Sigma_B(H_lo)`` (matched by order);
+    ``frozen_basis`` keeps the start's eigenvectors, which freezes the eigenbasis, not only the span."""
     H_lo, K, n, d = _features(H_lo, n, "H_lo")
     H_hi, _, _, _ = _features(H_hi, n, "H_hi")
     if H_hi.shape != H_lo.shape:
@@ -534,10 +552,14 @@ def nc1_attribution(H_lo, H_hi, n: int) -> NC1Attribution:
     (v_lo, U_lo), (v_hi, U_hi) = top(S_lo.Sigma_B), top(S_hi.Sigma_B)
 
     def nc1_with(SW, vals, U):
-        return float(np.trace(U.T @ SW @ U @ np.diag(1 / vals)) / K)
+        with np.errstate(divide="ignore"):  # a zero variance in a frozen span: NC1 = inf
+            return float(np.trace(U.T @ SW @ U @ np.diag(1 / vals)) / K)
 
+    # Sigma_B(H_hi) compressed to span(U_lo): its K-1 eigenpairs there, as vectors of R^d
+    v_c, Q = np.linalg.eigh(U_lo.T @ S_hi.Sigma_B @ U_lo)
     cosines = np.linalg.svd(U_lo.T @ U_hi, compute_uv=False)
     return NC1Attribution(nc1_with(S_lo.Sigma_W, v_lo, U_lo), nc1_with(S_hi.Sigma_W, v_hi, U_hi),
+                          nc1_with(S_hi.Sigma_W, v_c, U_lo @ Q),
                           nc1_with(S_hi.Sigma_W, v_hi, U_lo), nc1_with(S_hi.Sigma_W, v_lo, U_hi),
                           nc1_with(S_hi.Sigma_W, v_lo, U_lo),
                           float(np.arccos(np.clip(cosines.min(), -1.0, 1.0))))

@@ -1,7 +1,8 @@
 """The unconstrained features model (UFM) of Sec. 2: Eq. 1, its regularized variant Eq. 2, the
 closed-form classifier of footnote 3, the collapsed minimizers of Theorem 2.1, and the joint
 (W, H) solvers (L-BFGS, gradient descent). The central path of Sec. 3 lives in
-:mod:`nclib.central_path`; its public names stay importable from here.
+:mod:`nclib.central_path`, which builds on this module (never the other way round); the private
+helpers both use live in :mod:`nclib._ufm_core`.
 
 Notation follows the paper. ``K`` classes, ``n`` samples per class, feature dimension ``d``:
 
@@ -23,12 +24,13 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-import scipy.linalg
 import scipy.optimize
 import torch
 
 from nclib import metrics
 from nclib._checks import check_int, check_matrix, check_real
+from nclib._ufm_core import (_eq2_increment, _features, _gradients, _lbfgs_on_increments, _model,
+                              _optimal_W)
 
 __all__ = [
     "targets",
@@ -47,54 +49,6 @@ __all__ = [
     "footnote3_errors",
     "theorem_2_1_runs",
 ]
-
-# Sec. 3 moved to nclib.central_path; these names are re-exported lazily (PEP 562), since
-# nclib.central_path itself imports this module.
-_CENTRAL_PATH = ("Covariances", "covariances", "covariance_traces", "central_path_loss",
-                 "central_path_grad", "covariance_rates", "FlowPath", "gradient_flow", "solve_eq2")
-
-
-def __getattr__(name):
-    if name in _CENTRAL_PATH:
-        from nclib import central_path
-        return getattr(central_path, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-# --------------------------------------------------------------------------- validation helpers
-
-
-def _features(H, n, name: str = "H") -> tuple[np.ndarray, int, int, int]:
-    """Validate ``H`` (d x Kn, class-major, K >= 2) and ``n``; return ``(H, K, n, d)``."""
-    n = check_int("n", n, 1)
-    H = check_matrix(name, H)
-    d, Kn = H.shape
-    if Kn % n:
-        raise ValueError(f"{name} must be d x Kn with Kn a multiple of n={n}; "
-                         f"got shape {H.shape} ({Kn} columns)")
-    K = Kn // n
-    if K < 2:
-        raise ValueError(f"{name} must hold K >= 2 classes of n={n} columns; "
-                         f"got shape {H.shape}, i.e. K={K}")
-    return H, K, n, d
-
-
-def _model(W, H, n, beta, H0):
-    """Validate the arguments shared by :func:`objective` and :func:`gradients`."""
-    H, K, n, d = _features(H, n)
-    W = check_matrix("W", W)
-    if W.shape != (K, d):
-        raise ValueError(f"W must be K x d = {(K, d)} to match H of shape {H.shape} "
-                         f"with n={n}; got shape {W.shape}")
-    beta = check_real("beta", beta)
-    if H0 is not None:
-        H0 = check_matrix("H0", H0)
-        if H0.shape != H.shape:
-            raise ValueError(f"H0 must have the shape of H, {H.shape}; got {H0.shape}")
-    elif beta > 0:
-        raise ValueError(f"H0 is required when beta > 0 (Eq. 2); got beta={beta} and H0=None")
-    return W, H, K, n, beta, H0
-
 
 # --------------------------------------------------------------------------- the model
 
@@ -147,18 +101,6 @@ def gradients(W, H, lam_W: float, lam_H: float, n: int, beta: float = 0.0,
     return _gradients(W, H, targets(K, n), lam_W, lam_H, n, beta, H0)
 
 
-def _gradients(W, H, Y, lam_W, lam_H, n, beta, H0):
-    """:func:`gradients` on validated arguments (shared with :func:`gradient_descent`)."""
-    K = W.shape[0]
-    Kn = K * n
-    R = W @ H - Y
-    dW = R @ H.T / Kn + (lam_W / K) * W
-    dH = W.T @ R + lam_H * H
-    if beta > 0:
-        dH += beta * (H - H0)
-    return dW, dH / Kn
-
-
 def optimal_W(H, lam_W: float, n: int) -> np.ndarray:
     """Minimizer over ``W`` of Eq. 1 or Eq. 2 for fixed ``H`` (footnote 3), shape ``(K, d)``::
 
@@ -170,19 +112,6 @@ def optimal_W(H, lam_W: float, n: int) -> np.ndarray:
     H, K, n, d = _features(H, n)
     lam_W = check_real("lam_W", lam_W, positive=True)
     return _optimal_W(H, targets(K, n), lam_W, n)
-
-
-def _optimal_W(H, Y, lam_W, n):
-    """:func:`optimal_W` on validated arguments."""
-    d, Kn = H.shape
-    shift = n * lam_W
-    if d <= Kn:
-        A = H @ H.T
-        A[np.diag_indices_from(A)] += shift
-        return scipy.linalg.solve(A, H @ Y.T, assume_a="pos").T
-    A = H.T @ H
-    A[np.diag_indices_from(A)] += shift
-    return scipy.linalg.solve(A, Y.T, assume_a="pos").T @ H.T
 
 
 def rho(lam_W: float, lam_H: float) -> float:
@@ -309,56 +238,6 @@ def minimize(W_init, H_init, lam_W: float, lam_H: float, n: int, beta: float = 0
                           message=message)
 
 
-def _eq2_increment(W, H, R0, D0, dW, dH, lam_W, lam_H, beta, Kn):
-    """``f(W + dW, H + dH) - f(W, H)`` of Eq. 2, expanded exactly in the displacement, and the
-    gradients ``(df/dW, df/dH)`` at ``(W + dW, H + dH)``; ``R0 = WH - Y``, ``D0 = H - H0``,
-    ``Kn`` the number of samples (the scale of Eq. 2; ``H`` may hold reduced coordinates).
-
-    The round-off of the expansion scales with the displacement, not with ``f`` (see
-    :func:`minimize`)."""
-    K = W.shape[0]
-    E = dW @ H + W @ dH + dW @ dH  # (W + dW)(H + dH) - WH
-    df = (2 * np.sum(R0 * E) + np.sum(E * E)
-          + lam_H * (2 * np.sum(H * dH) + np.sum(dH * dH))) / (2 * Kn)
-    df += lam_W * (2 * np.sum(W * dW) + np.sum(dW * dW)) / (2 * K)
-    if beta > 0:
-        df += beta * (2 * np.sum(D0 * dH) + np.sum(dH * dH)) / (2 * Kn)
-    Wx, Hx, R = W + dW, H + dH, R0 + E
-    gW = R @ Hx.T / Kn + (lam_W / K) * Wx
-    gH = Wx.T @ R + lam_H * Hx
-    if beta > 0:
-        gH += beta * (D0 + dH)
-    return float(df), gW, gH / Kn
-
-
-def _lbfgs_on_increments(x, increment_from, grad_norm, gtol, max_iter, rounds=8,
-                         inner_gtol=None):
-    """L-BFGS-B on the displacement from a reference point ``x`` that moves when it stalls.
-
-    ``increment_from(x)`` returns ``fun(dx) -> (F(x + dx) - F(x), gradient at x + dx)``, computed
-    so that its round-off scales with ``dx``; ``grad_norm(x)`` is the Euclidean gradient norm at
-    ``x``. Each round restarts L-BFGS at the point reached, until ``grad_norm <= gtol``,
-    ``max_iter`` iterations in all, a round that makes no step, or ``rounds`` rounds. L-BFGS-B's
-    own stop (largest entry ``<= inner_gtol / sqrt(size)``, default ``inner_gtol = gtol``)
-    implies a Euclidean norm of the gradient of ``fun`` ``<= inner_gtol``.
-    Returns ``(x, grad_norm, n_iter, message)``.
-    """
-    pgtol = (gtol if inner_gtol is None else inner_gtol) / np.sqrt(x.size)
-    n_iter, message = 0, ""
-    for _ in range(rounds):
-        res = scipy.optimize.minimize(
-            increment_from(x), np.zeros(x.size), jac=True, method="L-BFGS-B",
-            options=dict(maxiter=max_iter - n_iter, ftol=0.0, gtol=pgtol, maxcor=20,
-                         maxls=50, maxfun=10 * max_iter))
-        x = x + res.x
-        n_iter += int(res.nit)
-        message = str(res.message)
-        norm = grad_norm(x)
-        if norm <= gtol or n_iter >= max_iter or res.nit == 0:
-            break
-    return x, norm, n_iter, message
-
-
 class GDPath(NamedTuple):
     """Recorded iterates of :func:`gradient_descent`: ``steps`` (T,), ``W`` (T, K, d),
     ``H`` (T, d, Kn)."""
@@ -370,10 +249,13 @@ class GDPath(NamedTuple):
 
 def gradient_descent(W, H, lam_W: float, lam_H: float, n: int, lr: float, steps: int,
                      record_every: int = 1) -> GDPath:
-    """Plain full-batch gradient descent on Eq. 1, jointly in ``(W, H)``.
+    """Full-batch gradient descent on Eq. 1, jointly in ``(W, H)``, preconditioned by blocks.
 
     The gradients of Eq. 1 carry the factors ``1/(Kn)`` (in ``H``) and ``1/K`` (in ``W``);
-    the step undoes them so that ``lr`` means the same for every K and n::
+    the step undoes them, i.e. it scales the ``H`` block of the gradient by ``Kn`` and the ``W``
+    block by ``K`` (a block-diagonal preconditioner, not plain gradient descent on Eq. 1, whose
+    single step size would move ``H`` ``n`` times more slowly than ``W``), so that ``lr`` means the
+    same for every K and n::
 
         H <- H - lr * Kn * df/dH = H - lr * (W^T (WH - Y) + lam_H H)
         W <- W - lr * K  * df/dW = W - lr * ((WH - Y) H^T / n + lam_W W)

@@ -228,12 +228,14 @@ def test_bad_input_names_the_argument(call, exc, name):
 # --------------------------------------------------------------------------- re-export, new checks
 
 
-def test_ufm_reexports_the_central_path():
-    for name in ("covariances", "central_path_grad", "gradient_flow", "solve_eq2", "FlowPath"):
-        assert getattr(ufm, name) is getattr(cp, name)
-    from nclib.ufm import solve_eq2  # noqa: F401  (the form users write)
-    with pytest.raises(AttributeError):
-        ufm.no_such_name
+def test_imports_go_one_way_only():
+    """nclib.central_path builds on nclib.ufm; importing nclib.ufm must not import it back."""
+    import subprocess
+    import sys
+    code = "import sys, nclib.ufm; print('nclib.central_path' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert not hasattr(ufm, "solve_eq2")
 
 
 def _nc1_pinv_by_hand(H, n):
@@ -329,31 +331,54 @@ def test_nc1_attribution_separates_rotation_from_shrinkage():
     lo = feats(np.array([2.0, 0.0, 0.0]))
     rotated = feats(np.array([0.0, 2.0, 0.0]))
     a = cp.nc1_attribution(lo, rotated, n)
-    assert a.angle == pytest.approx(np.pi / 2) and a.frozen_span == pytest.approx(a.lo)
+    assert a.angle == pytest.approx(np.pi / 2) and a.frozen_basis == pytest.approx(a.lo)
     assert a.frozen_values == pytest.approx(a.hi) and a.hi != pytest.approx(a.lo)
     shrunk = feats(np.array([1.0, 0.0, 0.0]))
     b = cp.nc1_attribution(lo, shrunk, n)
     assert b.angle == pytest.approx(0.0, abs=1e-7) and b.hi == pytest.approx(4 * b.lo)
     assert b.frozen_values == pytest.approx(b.lo) and b.frozen_between == pytest.approx(b.lo)
+    assert b.frozen_span == pytest.approx(b.hi)  # no rotation: freezing the span changes nothing
+
+
+def test_nc1_attribution_span_freeze_by_hand():
+    """frozen_span = Tr(Sigma_W(hi) (P Sigma_B(hi) P)^+)/K, P the projector on the start's span:
+    for K = 2 the span is the line u of the start's mean difference, so it is
+    u^T Sigma_W(hi) u / (K u^T Sigma_B(hi) u); for d = K - 1 the span is all of R^d (P = I)."""
+    rng = np.random.default_rng(3)
+    n = 4
+    lo, hi = rng.standard_normal((3, 2 * n)), rng.standard_normal((3, 2 * n))
+    SW, SB, _, _ = (x.numpy() for x in _torch_covariances(torch.tensor(hi), n))
+    diff = lo[:, :n].mean(axis=1) - lo[:, n:].mean(axis=1)
+    u = diff / np.linalg.norm(diff)
+    a = cp.nc1_attribution(lo, hi, n)
+    assert a.frozen_span == pytest.approx(u @ SW @ u / (2 * u @ SB @ u), rel=1e-10)
+    K = 3  # d = 2 = K - 1
+    lo, hi = rng.standard_normal((2, K * n)), rng.standard_normal((2, K * n))
+    a = cp.nc1_attribution(lo, hi, n)
+    assert a.frozen_span == pytest.approx(a.hi, rel=1e-10) and a.frozen_basis != pytest.approx(a.hi)
 
 
 def test_joint_descent_rises_against_a_hand_loop():
-    """The same starts (same seed), descent written out here, NC1~ from sample-by-sample traces."""
+    """The same starts (same seed), descent written out here, NC1~ from sample-by-sample traces;
+    W_opt starts from W*(H0) = Y H0^T (H0 H0^T + n lam I)^{-1}."""
     K, n, d, lam, lr, steps = 2, 3, 3, 5e-3, 0.05, 40
-    rises = cp.joint_descent_rises(K, n, d, lam, lam, lr=lr, steps=steps, starts=3, seed=0)
-    rng = np.random.default_rng(0)
     Y = ufm.targets(K, n)
-    for rise in rises:
-        W = rng.standard_normal((K, d)) / np.sqrt(d)
-        H = rng.standard_normal((d, K * n)) / np.sqrt(d)
-        r = []
-        for _ in range(steps + 1):
-            SW, SB, _, _ = _torch_covariances(torch.tensor(H), n)
-            r.append(float(torch.trace(SW) / torch.trace(SB)))
-            R = W @ H - Y
-            W, H = W - lr * (R @ H.T / n + lam * W), H - lr * (W.T @ R + lam * H)
-        r = np.array(r)
-        assert rise == pytest.approx(np.max(np.diff(r) / r[:-1]), rel=1e-9, abs=1e-14)
+    for W_opt in (False, True):
+        out = cp.joint_descent_rises(K, n, d, lam, lam, lr=lr, steps=steps, starts=3, seed=0, W_opt=W_opt)
+        rng = np.random.default_rng(0)
+        for rise, step in zip(out.rise, out.step):
+            W = rng.standard_normal((K, d)) / np.sqrt(d)
+            H = rng.standard_normal((d, K * n)) / np.sqrt(d)
+            if W_opt:
+                W = Y @ H.T @ np.linalg.inv(H @ H.T + n * lam * np.eye(d))
+            r = []
+            for _ in range(steps + 1):
+                SW, SB, _, _ = _torch_covariances(torch.tensor(H), n)
+                r.append(float(torch.trace(SW) / torch.trace(SB)))
+                R = W @ H - Y
+                W, H = W - lr * (R @ H.T / n + lam * W), H - lr * (W.T @ R + lam * H)
+            up = np.diff(r) / np.array(r[:-1])
+            assert rise == pytest.approx(np.max(up), rel=1e-9, abs=1e-14) and step == np.argmax(up) + 1
 
 
 def test_flow_trace_error_is_small_and_grows_with_rtol():
