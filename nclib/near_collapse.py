@@ -18,10 +18,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nclib import central_path, ufm
+from nclib import central_path, perturbation, resolvent, ufm
 from nclib._checks import check_int, check_matrix, check_real
 
-__all__ = ["attenuations", "predicted_within", "NearCollapseGrid", "near_collapse_grid"]
+__all__ = ["attenuations", "predicted_within", "NearCollapseGrid", "near_collapse_grid", "DistanceSweep",
+           "distance_sweep", "class_leak"]
 
 
 def attenuations(lam_W: float, lam_H: float, beta: float) -> tuple[float, float]:
@@ -99,3 +100,85 @@ def near_collapse_grid(K: int, n: int, d: int, lam_Ws, lam_Hs, beta: float, nois
                             central_path.nc1_tilde(H_pred, n), central_path.nc1(H0, n),
                             central_path.nc1(res.H, n), central_path.nc1(H_pred, n), res.spread, 0.0)
     return NearCollapseGrid(lam_Ws, lam_Hs, *out[:7])
+
+
+def _within(H, n):
+    """Within-class deviations ``H - H_bar (x) 1_n^T`` of ``H`` (d x Kn)."""
+    d, Kn = H.shape
+    return H - np.repeat(H.reshape(d, Kn // n, n).mean(axis=2), n, axis=1)
+
+
+def _collapse_and_direction(K, n, d, lam_W, lam_H, seed):
+    """A collapsed minimizer ``(W*, H*)`` of Eq. 1 on a random ``R`` and a Gaussian direction
+    ``G`` (d x Kn, ``|G|_F = 1``), both from ``seed``; also ``R``."""
+    rng = np.random.default_rng(seed)
+    R = np.linalg.qr(rng.standard_normal((d, K)))[0]
+    G = rng.standard_normal((d, K * n))
+    W, H = ufm.collapsed_minimizer(K, n, d, lam_W, lam_H, R=R)
+    return W, H, R, G / np.linalg.norm(G)
+
+
+class DistanceSweep(NamedTuple):
+    """Outcome of :func:`distance_sweep`, arrays of shape ``(len(noises),)``."""
+
+    noises: np.ndarray
+    nc1_in: np.ndarray         #: NC1 of the input H0
+    nc1_tilde_in: np.ndarray   #: NC1~ of the input H0
+    err_nc1: np.ndarray        #: |NC1(minimiser) / NC1(prediction) - 1|
+    err_nc1_tilde: np.ndarray  #: the same for NC1~
+    sigma_min: np.ndarray      #: min over k of sigma_min(F_kk), exact F at the minimiser
+    norm_F: np.ndarray         #: ||F||_2, exact F at the minimiser (1 at a collapse)
+    lam_min_G: np.ndarray      #: smallest eigenvalue of G = Kn Hess L at the minimiser (0 at a collapse)
+    spread: np.ndarray         #: eq2_multistart spread
+
+
+def distance_sweep(K: int, n: int, d: int, lam_W: float, lam_H: float, beta: float, noises,
+                   seed: int = 0, starts: int = 0) -> DistanceSweep:
+    """How far from collapse the first-order predictions of Sec. 4 hold: for each ``noise``, solve
+    Eq. 2 (:func:`nclib.central_path.eq2_multistart`) from ``H0 = H* + noise |H*|_F G`` (one
+    collapse ``H*`` on a random ``R`` and one direction ``G``, from ``seed``) and compare the
+    minimiser's NC1 and NC1~ with the prediction of :func:`near_collapse_grid` (Theorem 4.1 at the
+    collapse, App. D's attenuations); and the exact F at the minimiser (dense
+    :func:`nclib.perturbation.perturbation_operator`, small sizes) with its values at the collapse:
+    ``sigma_min(F_kk) = 1/(1 + s/beta)`` and ``||F||_2 = 1`` (Theorem 4.2, exact form).
+    ``G`` of the resolvent identity (:func:`nclib.resolvent.central_path_hessian`) is reported by
+    its smallest eigenvalue."""
+    K, n, d = check_int("K", K, 2), check_int("n", n, 2), check_int("d", d, 2)
+    noises = np.asarray(noises, dtype=np.float64)
+    W_s, H_s, R, G = _collapse_and_direction(K, n, d, lam_W, lam_H, seed)
+    rows = []
+    for noise in noises:
+        dH0 = check_real("noise", noise, positive=True) * np.linalg.norm(H_s) * G
+        H0 = H_s + dH0
+        res = central_path.eq2_multistart(H0, lam_W, lam_H, beta, n, starts, seed=seed, gtol=1e-13)
+        H_pred = (H_s + np.repeat(dH0.reshape(d, K, n).mean(axis=2), n, axis=1)
+                  + predicted_within(dH0, R, n, lam_W, lam_H, beta))
+        F = perturbation.perturbation_operator(res.W, res.H, lam_W, lam_H, beta, n)
+        blk = perturbation.blocks(F, K, d, n)
+        s_min = min(np.linalg.svd(blk[k, k], compute_uv=False)[-1] for k in range(K))
+        lam_G = np.linalg.eigvalsh(resolvent.central_path_hessian(res.H, lam_W, lam_H, n))[0]
+        rows.append((central_path.nc1(H0, n), central_path.nc1_tilde(H0, n),
+                     abs(central_path.nc1(res.H, n) / central_path.nc1(H_pred, n) - 1),
+                     abs(central_path.nc1_tilde(res.H, n) / central_path.nc1_tilde(H_pred, n) - 1),
+                     s_min, np.linalg.norm(F, 2), lam_G, res.spread))
+    return DistanceSweep(noises, *np.array(rows).T)
+
+
+def class_leak(K: int, n: int, d: int, lam_W: float, lam_H: float, beta: float, noises,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class near-collapse (Sec. 4): from ``H0 = H* + noise |H*|_F G`` with class 0's columns of
+    ``G`` set to 0 (class 0 of ``H0`` exactly collapsed, the others not), the minimiser of Eq. 2
+    (:func:`nclib.central_path.solve_eq2`); returns, per ``noise``, the within-class deviations of
+    class 0 and of the other classes, ``|D|_F / |H*|_F``, arrays ``(len(noises),)``. Theorem 4.1 at
+    the collapse says the first is ``O(noise^2)`` and the second ``O(noise)``."""
+    K, n, d = check_int("K", K, 2), check_int("n", n, 2), check_int("d", d, 2)
+    _, H_s, _, G = _collapse_and_direction(K, n, d, lam_W, lam_H, seed)
+    G[:, :n] = 0.0
+    G /= np.linalg.norm(G)
+    own, rest = [], []
+    for noise in np.asarray(noises, dtype=np.float64):
+        _, H = central_path.solve_eq2(H_s + noise * np.linalg.norm(H_s) * G, lam_W, lam_H, beta, n, gtol=1e-13)
+        D = _within(H, n)
+        own.append(np.linalg.norm(D[:, :n]) / np.linalg.norm(H_s))
+        rest.append(np.linalg.norm(D[:, n:]) / np.linalg.norm(H_s))
+    return np.array(own), np.array(rest)

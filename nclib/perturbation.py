@@ -27,11 +27,12 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
+import scipy.optimize
 import scipy.sparse.linalg
 
 from nclib import central_path, ufm
 from nclib._checks import check_int, check_matrix, check_real
-from nclib.ufm import _model
+from nclib._ufm_core import _gradients, _model
 
 __all__ = [
     "commutation_matrix",
@@ -53,6 +54,8 @@ __all__ = [
     "Theorem42Grid",
     "theorem_4_2_grid",
     "crosstalk_table",
+    "crossover",
+    "crossover_by_svd",
 ]
 
 
@@ -300,7 +303,7 @@ def refine_eq2(W, H, H0, lam_W: float, lam_H: float, beta: float, n: int, gtol: 
     Y = ufm.targets(K, n)
 
     def grad(W, H):
-        gW, gH = ufm._gradients(W, H, Y, lam_W, lam_H, n, beta, H0)
+        gW, gH = _gradients(W, H, Y, lam_W, lam_H, n, beta, H0)
         return gW, gH, float(np.sqrt(np.sum(gW * gW) + np.sum(gH * gH)))
 
     gW, gH, gnorm = grad(W, H)
@@ -330,6 +333,7 @@ class Hypotheses(NamedTuple):
     objective_gap: float  #: f from the W*(H0) start minus the best f over all starts (>= 0)
     spread: float         #: largest ``||H_i - H_best||_F / ||H_best||_F`` over the starts
     hessian_min: float    #: smallest eigenvalue of Kn x (Hessian of Eq. 2) at the best point
+    hessian_max: float    #: largest eigenvalue of the same matrix
 
 
 def theorem_4_1_hypotheses(H0, lam_W: float, lam_H: float, beta: float, n: int, starts: int,
@@ -342,8 +346,8 @@ def theorem_4_1_hypotheses(H0, lam_W: float, lam_H: float, beta: float, n: int, 
     res = central_path.eq2_multistart(H0, lam_W, lam_H, beta, n, starts, seed=seed, gtol=1e-12)
     K = res.W.shape[0]
     hb = hessian_blocks(res.W, res.H, H0, lam_W, lam_H, beta, n)
-    return Hypotheses(float(res.objectives[0] - res.objectives.min()), res.spread,
-                      float(K * n * np.linalg.eigvalsh(hb.full())[0]))
+    eig = K * n * np.linalg.eigvalsh(hb.full())
+    return Hypotheses(float(res.objectives[0] - res.objectives.min()), res.spread, float(eig[0]), float(eig[-1]))
 
 
 # --------------------------------------------------------------------------- Theorem 4.2 / App. D
@@ -563,3 +567,44 @@ def crosstalk_table(Ks, betas, lam_W: float, lam_H: float, rng: np.random.Genera
             err = max(abs(s_in - th.sigma_max_inter), abs(s_min - th.sigma_min_intra))
             rows.append((K, beta, s + 2 * (K - 1) * lam_H * (1 - c), (K - 1) * s_in, s_min, err))
     return rows
+
+
+def crossover(lam_W: float, lam_H: float, K: int, exact: bool = True) -> float:
+    """The ``beta*`` above which the intra-class block dominates the ``K - 1`` inter-class blocks at
+    a collapse, ``(K-1) sigma_max(F_kk~) < sigma_min(F_kk)`` for ``beta > beta*`` (App. D.1, ``n >= 2``).
+
+    With ``s = sqrt(lam_H/lam_W)`` and ``t = 2 lam_H (1 - c)`` (:func:`theorem_4_2`):
+
+    * ``exact=False``, Eq. 5's F: ``(K-1) t/beta = 1 - s/beta``, so ``beta* = s + (K-1) t``;
+    * ``exact=True``, Theorem 4.1's F: ``(K-1) (t/beta)/(1 + 2t/beta) = 1/(1 + s/beta)``, i.e.
+      ``beta^2 - (K-3) t beta - (K-1) t s = 0``, whose positive root is
+      ``beta* = ((K-3) t + sqrt((K-3)^2 t^2 + 4 (K-1) t s)) / 2``.
+
+    Needs ``lam_H lam_W < 1``."""
+    lam_W, lam_H = _collapse_regime(lam_W, lam_H)
+    K = check_int("K", K, 2)
+    _, s, t = _collapsed_constants(lam_W, lam_H)
+    if not exact:
+        return float(s + (K - 1) * t)
+    return float(((K - 3) * t + np.sqrt((K - 3) ** 2 * t * t + 4 * (K - 1) * t * s)) / 2)
+
+
+def crossover_by_svd(lam_W: float, lam_H: float, K: int, rng: np.random.Generator,
+                     exact: bool = True, bracket=(1e-6, 1e6)) -> float:
+    """:func:`crossover` computed without its closed form: the root in ``beta`` (Brent's method on
+    ``log beta`` over ``bracket``, to ``1e-13`` relative) of ``(K-1) sigma_max(F_kk~) - sigma_min(F_kk)``,
+    both from SVDs of the dense F (:func:`perturbation_operator`) at a collapsed minimizer with
+    ``d = K + 1``, ``n = 2`` on a random ``R`` (from ``rng``). For Eq. 5 (``exact=False``) the
+    bracket must start above ``s``, where ``sigma_min(F_kk) = 1 - s/beta`` is positive."""
+    lam_W, lam_H = _collapse_regime(lam_W, lam_H)
+    K = check_int("K", K, 2)
+    R = np.linalg.qr(rng.standard_normal((K + 1, K)))[0]
+    W, H = ufm.collapsed_minimizer(K, 2, K + 1, lam_W, lam_H, R=R)
+
+    def gap(log_beta):
+        F = perturbation_operator(W, H, lam_W, lam_H, float(np.exp(log_beta)), 2, exact=exact)
+        blk = blocks(F, K, K + 1, 2)
+        return ((K - 1) * np.linalg.svd(blk[0, 1], compute_uv=False)[0]
+                - np.linalg.svd(blk[0, 0], compute_uv=False)[-1])
+
+    return float(np.exp(scipy.optimize.brentq(gap, *np.log(bracket), xtol=1e-14, rtol=1e-13)))

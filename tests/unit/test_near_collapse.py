@@ -43,3 +43,19 @@ def test_bad_input():
         nc.near_collapse_grid(3, 3, 3, [0.1], [0.1], 5.0, 1e-3)
     with pytest.raises(ValueError, match="R must be d x K"):
         nc.predicted_within(np.zeros((4, 6)), np.zeros((5, 2)), 3, 0.1, 0.1, 1.0)
+
+
+def test_distance_sweep_is_first_order_and_exact_at_tiny_noise():
+    out = nc.distance_sweep(3, 3, 5, 0.1, 0.05, 2.0, [1e-6, 1e-5, 0.5], seed=2)
+    # errors and lambda_min(G) linear in the distance: a tenfold step multiplies them by ~10
+    assert 9 < out.err_nc1[1] / out.err_nc1[0] < 11 and 9 < out.lam_min_G[1] / out.lam_min_G[0] < 11
+    assert np.all(out.lam_min_G < 0) and out.norm_F[2] > 1 + 1e-3
+    g1, _ = nc.attenuations(0.1, 0.05, 2.0)
+    assert out.sigma_min[0] == pytest.approx(g1, rel=1e-5)  # Theorem 4.2 (exact F) at the collapse
+    # ||F|| = 1/(1 + lambda_min(G)/beta): F = (I + G/beta)^{-1}
+    np.testing.assert_allclose(out.norm_F, 1 / (1 + out.lam_min_G / 2.0), rtol=1e-9)
+
+
+def test_class_leak_a_collapsed_class_stays_collapsed():
+    own, rest = nc.class_leak(3, 3, 5, 0.1, 0.05, 2.0, [1e-3, 1e-1], seed=3)
+    assert np.all(own < 1e-14) and np.all(rest > 1e-5) and rest[1] / rest[0] == pytest.approx(100, rel=0.1)

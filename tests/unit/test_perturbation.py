@@ -297,6 +297,7 @@ def test_theorem_4_1_hypotheses_hold_at_a_collapse_and_fail_at_zero():
     _, H_star = _collapsed(K, n, d, lam_W, lam_H, seed=4)
     good = pt.theorem_4_1_hypotheses(H_star, lam_W, lam_H, beta, n, starts=2)
     assert good.objective_gap < 1e-14 and good.spread < 1e-8 and good.hessian_min > 1e-3
+    assert good.hessian_max >= good.hessian_min and good.hessian_max > 1.0  # >= n lam_W + (lam_H + beta)
     # H0 = 0: Eq. 2 is Eq. 1 with lam_H + beta; c = sqrt(1.02 * 0.05) < 1, so its minimizers are a
     # rotation orbit (singular Hessian, not unique) and W*(0) = 0 starts at a saddle.
     bad = pt.theorem_4_1_hypotheses(np.zeros((d, K * n)), lam_W, lam_H, beta, n, starts=3)
@@ -359,3 +360,28 @@ def test_crosstalk_table_crossover():
         assert (inter < s_min) == (beta > beta_star)
     with pytest.raises(ValueError, match="lam_H \\* lam_W < 1"):
         pt.crosstalk_table([2], [10.0], 2.0, 1.0, np.random.default_rng())
+
+
+@pytest.mark.parametrize("lam_W, lam_H, K", [(0.1, 1.0, 2), (0.1, 1.0, 4), (1e-4, 1e-2, 2), (0.3, 0.2, 5)])
+def test_crossover_exact_against_a_dense_svd_scan(lam_W, lam_H, K):
+    """The exact operator's crossover against a bisection on dense SVDs written out here, and
+    Eq. 5's against its printed form s + 2(K-1) lam_H (1-c)."""
+    c, s = np.sqrt(lam_W * lam_H), np.sqrt(lam_H / lam_W)
+    W, H = _collapsed(K, 2, K + 1, lam_W, lam_H, seed=9)
+
+    def intra_wins(beta):
+        F = pt.perturbation_operator(W, H, lam_W, lam_H, beta, 2)
+        dn = 2 * (K + 1)
+        inter = np.linalg.svd(F[:dn, dn:2 * dn], compute_uv=False)[0]
+        own = np.linalg.svd(F[:dn, :dn], compute_uv=False)[-1]
+        return (K - 1) * inter < own
+
+    lo, hi = 1e-6, 1e6
+    for _ in range(80):
+        mid = np.sqrt(lo * hi)
+        lo, hi = (lo, mid) if intra_wins(mid) else (mid, hi)
+    assert pt.crossover(lam_W, lam_H, K) == pytest.approx(np.sqrt(lo * hi), rel=1e-9)
+    assert pt.crossover_by_svd(lam_W, lam_H, K, np.random.default_rng(1)) == pytest.approx(
+        np.sqrt(lo * hi), rel=1e-9)
+    assert pt.crossover(lam_W, lam_H, K, exact=False) == pytest.approx(s + 2 * (K - 1) * lam_H * (1 - c),
+                                                                       rel=1e-15)
