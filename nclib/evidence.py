@@ -39,10 +39,10 @@ def require(ledger, claim: str, measured: float, tol: float, anchor: str, floor:
 
 
 def recorder(ledger):
-    """``record(claim, measured, tol, anchor)``: :func:`require` on ``ledger``, the form a chapter
-    uses for the checks it must pass to go on."""
+    """``record(claim, measured, tol, anchor, floor=None)``: :func:`require` on ``ledger``, the form a
+    chapter uses for the checks it must pass to go on."""
 
-    def record(claim: str, measured: float, tol: float, anchor: str) -> None:
-        require(ledger, claim, measured, tol, anchor)
+    def record(claim: str, measured: float, tol: float, anchor: str, floor: float | None = None) -> None:
+        require(ledger, claim, measured, tol, anchor, floor)
 
     return record
