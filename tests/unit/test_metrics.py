@@ -201,3 +201,124 @@ def test_cuda_features_match_cpu():
     X, y = blobs(rng, [30] * 4, 6)
     got = nc_metrics(torch.from_numpy(X).cuda(), torch.from_numpy(y).cuda())
     assert_matches(got, reference(X, y))
+
+
+# --- the two routes: per-class scatters (one pass) and the bounded pooled route (two passes) ---
+
+CASES = {  # (counts, d, offset, spread): the adversarial cases of test_matches_reference
+    "balanced": ([40] * 5, 7, 0.0, 1.0),
+    "imbalanced": ([3, 50, 11, 2, 30], 6, 0.0, 1.0),
+    "d_greater_than_N": ([4, 3, 5], 40, 0.0, 1.0),
+    "far_from_origin": ([25] * 4, 5, 1e4, 1.0),
+    "near_collapse": ([30] * 4, 5, 0.0, 1e-7),
+}
+
+
+def stream(acc, X, y, rng, pieces=7, second=False):
+    """Feed (X, y) to ``acc`` in uneven shuffled batches (some missing classes)."""
+    for chunk in np.array_split(rng.permutation(len(y)), pieces):
+        (acc.update_per_class if second else acc.update)(X[chunk], y[chunk])
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("route", ["pooled", "scatter"])
+def test_both_routes_match_reference_when_streamed(case, route):
+    rng = np.random.default_rng(10)
+    counts, d, offset, spread = CASES[case]
+    X, y = blobs(rng, counts, d, spread=spread, offset=offset)
+    W = rng.normal(size=(len(counts), d))
+    acc = NCAccumulator(len(counts), d, route=route)
+    stream(acc, X, y, rng)
+    assert acc.needs_second_pass == (route == "pooled")
+    if route == "pooled":
+        assert acc.compute(W).nc1_per_class is None  # not yet: the second pass gives it
+        stream(acc, X, y, rng, pieces=3, second=True)  # other batches, other order
+        assert not acc.needs_second_pass
+    got = acc.compute(W)
+    assert_matches(got, reference(X, y, W))
+    assert got.rank_sb == len(counts) - 1
+
+
+@pytest.mark.parametrize("route", ["pooled", "scatter"])
+def test_routes_rank_deficient_and_exact_collapse(route):
+    rng = np.random.default_rng(11)
+    means = np.outer(np.arange(5.0), rng.normal(size=6))  # rank-1 Σ_B
+    y = np.repeat(np.arange(5), 20)
+    noise = rng.normal(size=(100, 6))
+    noise -= np.array([noise[y == k].mean(axis=0) for k in range(5)])[y]  # sample means = means
+    X = means[y] + noise
+    got = nc_metrics(X, y, route=route, batch_size=17)
+    assert got.rank_sb == 1
+    assert_matches(got, reference(X, y))
+    Xc = rng.normal(size=(4, 6))[np.repeat(np.arange(4), 25)] * (1 + 1e-3)  # every sample at its mean
+    yc = np.repeat(np.arange(4), 25)
+    m = nc_metrics(Xc, yc, route=route, batch_size=9)
+    assert 0.0 <= m.nc1 < 1e-25 and 0.0 <= m.nc1_tilde < 1e-25 and np.all(m.nc1_per_class >= 0.0)
+
+
+def test_pooled_route_with_many_classes_in_a_batch_matches_scatter():
+    """More classes in a batch than BLOCK_CLASSES: the pooled route gathers shifts row by row."""
+    from nclib.metrics import BLOCK_CLASSES
+
+    rng = np.random.default_rng(12)
+    K, d = BLOCK_CLASSES + 44, 5
+    X, y = blobs(rng, [3] * K, d, offset=50.0)
+    W = rng.normal(size=(K, d))
+    pooled, scatter = nc_metrics(X, y, W, route="pooled"), nc_metrics(X, y, W, route="scatter")
+    for key in ("nc1", "nc1_tilde", "nc2", "nc3", "tr_sw", "tr_sb", "nc1_per_class"):
+        np.testing.assert_allclose(getattr(pooled, key), getattr(scatter, key), rtol=RTOL, atol=0, err_msg=key)
+
+
+def test_auto_route_keeps_memory_bounded():
+    """The default takes per-class scatters only while they take <= SCATTER_LIMIT_BYTES."""
+    from nclib.metrics import SCATTER_LIMIT_BYTES
+
+    assert NCAccumulator(10, 512).route == "scatter"
+    assert NCAccumulator(10, 3072).route == "scatter"  # the MLP's features: 0.75 GB
+    big = NCAccumulator(1000, 2048, device="cpu")  # 34 GB of scatters: pooled, allocated at once
+    assert big.route == "pooled" and big.scatter_bytes > SCATTER_LIMIT_BYTES
+    assert sum(t.numel() * 8 for t in (big._count, big._shift, big._sum, big._scatter)) < 70e6  # 8 (d^2 + 2Kd + K)
+    assert NCAccumulator(10, 512, per_class=False).route == "pooled"
+
+
+def test_route_errors_name_what_to_pass():
+    with pytest.raises(ValueError, match="route must be 'auto', 'pooled' or 'scatter'"):
+        NCAccumulator(3, 4, route="fast")
+    with pytest.raises(ValueError, match="needs per_class=True"):
+        NCAccumulator(3, 4, route="scatter", per_class=False)
+    with pytest.raises(ValueError, match="pass route='pooled'"):
+        NCAccumulator(2 ** 20, 2 ** 12, route="scatter", device="cpu")  # 1.4e14 bytes
+    acc = NCAccumulator(3, 2, route="scatter")
+    with pytest.raises(RuntimeError, match="second pass of route='pooled'"):
+        acc.update_per_class(np.zeros((1, 2)), np.array([0]))
+
+
+def test_second_pass_must_cover_the_first():
+    rng = np.random.default_rng(13)
+    X, y = blobs(rng, [10, 12, 8], 4)
+    acc = NCAccumulator(3, 4, route="pooled")
+    acc.update(X, y)
+    acc.update_per_class(X[:15], y[:15])
+    with pytest.raises(RuntimeError, match="update\\(\\) after update_per_class"):
+        acc.update(X, y)
+    with pytest.raises(ValueError, match="second pass .* is incomplete"):
+        acc.compute()
+    acc.update_per_class(X[15:], y[15:])
+    assert_matches(acc.compute(), reference(X, y))
+    with pytest.raises(ValueError, match="more samples of some class"):
+        acc.update_per_class(X[:1], y[:1])
+
+
+def test_nan_is_caught_on_every_path():
+    from nclib.metrics import BLOCK_CLASSES
+
+    X = np.ones((4, 2)) * np.arange(4)[:, None]
+    X[2, 1] = np.nan
+    for route in ("pooled", "scatter"):
+        with pytest.raises(ValueError, match="features contains NaN"):
+            NCAccumulator(4, 2, route=route).update(X, np.arange(4))
+    K = BLOCK_CLASSES + 1
+    Xk = np.arange(K * 2.0).reshape(K, 2)
+    Xk[5, 0] = np.inf
+    with pytest.raises(ValueError, match="features contains NaN"):
+        NCAccumulator(K, 2, route="pooled").update(Xk, np.arange(K))
