@@ -201,7 +201,7 @@ class NCAccumulator:
             route = "scatter" if self.per_class and self.scatter_bytes <= SCATTER_LIMIT_BYTES else "pooled"
         self.route = route
         self._device = None if device is None else torch.device(device)
-        self._between_cache = None  # (mean, U_r, s_r, Vh_r), fixed once the second pass has begun
+        self._between_cache = None  # (U_r, s_r, Vh_r), fixed once the second pass has begun
         if self._device is not None:
             self._allocate(self._device)
 
@@ -303,17 +303,18 @@ class NCAccumulator:
         if self._between_cache is None:
             self._between_cache = self._between()
             self._pc_sq, self._pc_count = torch.zeros_like(self._count), torch.zeros_like(self._count)
-        mean, U, s, _ = self._between_cache
+        U, s, _ = self._between_cache
         X, y, n_b = self._batch(features, labels)
         if X.shape[0] == 0:
             return self
         if int((n_b > 0).sum()) > BLOCK_CLASSES:
-            Z = mean.index_select(0, y).neg_().add_(X) @ (U / s)          # S_r^-1 U_r^T (h_i - mu_y)
+            mean = self._sum.index_select(0, y).div_(self._count[y, None]).add_(self._shift.index_select(0, y))
+            Z = mean.neg_().add_(X) @ (U / s)                             # S_r^-1 U_r^T (h_i - mu_y)
             sq = (Z * Z).sum(dim=1)
             _check_finite(sq, X, "features")
             self._pc_sq.index_add_(0, y, sq)
         else:
-            R, classes, spans = self._blocks(X, y, n_b, mean)
+            R, classes, spans = self._blocks(X, y, n_b, self._sum / self._count[:, None] + self._shift)
             sq = ((R @ (U / s)) ** 2).sum(dim=1)
             _check_finite(sq, X, "features")
             self._pc_sq[classes] += torch.stack([sq[a:b].sum() for a, b in spans])
@@ -323,24 +324,26 @@ class NCAccumulator:
                              "the second pass must go over the same data as the first")
         return self
 
-    def _between(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Class means (K, d) and the rank-r SVD of M (d x K): U_r (d, r), s_r (r,), Vh_r (r, K).
-        Raises when a class has no samples or Σ_B = 0."""
+    def _between(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The rank-r SVD of M (d x K): U_r (d, r), s_r (r,), Vh_r (r, K). Raises when a class has
+        no samples or Σ_B = 0."""
         if self._between_cache is not None:
             return self._between_cache
         K, d = self.num_classes, self.dim
         if self._device is None or not bool((self._count > 0).all()):
             empty = list(range(K)) if self._device is None else torch.nonzero(self._count == 0).flatten().tolist()
             raise ValueError(f"classes {empty} have no samples; every class 0..{K - 1} needs at least one")
-        mean = self._shift + self._sum / self._count[:, None]
-        M = (mean - mean.mean(dim=0)).T                                    # d x K centred class means
-        U, s, Vh = torch.linalg.svd(M, full_matrices=False)
+        M = self._sum / self._count[:, None] + self._shift                 # class means mu_k (K, d)
+        norm_means = float(torch.linalg.norm(M))
+        M -= M.mean(dim=0)                                                 # in place: K x d may be large
+        U, s, Vh = torch.linalg.svd(M.T, full_matrices=False)              # of the d x K centred means
+        del M
         # Centring rounds each entry of M by ~eps |mu|, so singular values below this are noise.
-        tol = max(d, K) * _EPS * max(float(s[0]), float(torch.linalg.norm(mean)))
+        tol = max(d, K) * _EPS * max(float(s[0]), norm_means)
         if float(s[0]) <= tol:
             raise ValueError("Sigma_B = 0: all class means coincide, so NC1, NC1~ and NC2 are undefined")
         rank = min(K - 1, int((s > tol).sum()))  # the columns of M sum to 0: rank <= K - 1
-        return mean, U[:, :rank], s[:rank], Vh[:rank]
+        return U[:, :rank], s[:rank], Vh[:rank]
 
     @torch.no_grad()
     def compute(self, W=None) -> NCMetrics:
@@ -352,7 +355,7 @@ class NCAccumulator:
         when a second pass was begun but has not seen every sample of the first.
         """
         K = self.num_classes
-        mean, U, s, Vh = self._between()
+        U, s, Vh = self._between()
         counts, N, rank = self._count, float(self._count.sum()), s.shape[0]
         T = self._sum / counts[:, None].sqrt()                             # t_k / sqrt(n_k)
         nc1_per_class = None
@@ -366,6 +369,7 @@ class NCAccumulator:
             nc1_per_class = per_class.cpu().numpy()
         else:
             S = self._scatter - T.T @ T                                    # N Σ_W
+            del T
             q = ((S @ U) * U).sum(dim=0).clamp(min=0)                      # u_j^T (N Σ_W) u_j
             nc1 = float((q / s**2).sum() / N)
             tr_sw = float(torch.diagonal(S).clamp(min=0).sum() / N)
@@ -384,11 +388,14 @@ class NCAccumulator:
             Wt = _as_float64(W, "W", self._device)
             if Wt.shape != (K, self.dim):
                 raise ValueError(f"W must have shape (K, d) = ({K}, {self.dim}), got {tuple(Wt.shape)}")
-            A = (Wt @ U) * (s / s[0])                                      # W M V_r, scaled
+            A = Wt @ U
+            A *= s / s[0]                                                  # W M V_r, scaled
+            del Wt
             norm = torch.linalg.norm(A)
             if float(norm) == 0.0:
                 raise ValueError("W M = 0: W is orthogonal to the centred class means, NC3 is undefined")
-            nc3 = float(((A / norm - Vh.T * (K - 1) ** -0.5) ** 2).sum() + off) ** 0.5
+            A.div_(norm).sub_(Vh.T, alpha=(K - 1) ** -0.5)                   # in place: K x r may be large
+            nc3 = float(A.pow_(2).sum() + off) ** 0.5
         return NCMetrics(nc1=nc1, nc1_tilde=tr_sw / tr_sb, nc2=nc2, nc3=nc3, nc1_per_class=nc1_per_class,
                          tr_sw=tr_sw, tr_sb=tr_sb, counts=counts.cpu().numpy().astype(np.int64),
                          rank_sb=rank)
