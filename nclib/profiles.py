@@ -137,7 +137,7 @@ _SETTINGS = {
     # paper: 7840, 3.9 tau); MNIST, which fits within 400 steps, 1800 (0.9 tau; the paper's 3K:
     # 2.4 tau). Longer, training diverges once the BatchNorm-scale-invariant weights have shrunk: in
     # the design study (results/medium/pilots/) WD x2 on the features diverged after 4550 steps on
-    # CIFAR-10 and after 2310 and 2370 on MNIST. nc_every: the eval pass every 4th epoch before the
+    # CIFAR-10 and after 2310 and 2370 on MNIST (and one medium MNIST run after 1680). nc_every: the eval pass every 4th epoch before the
     # first drop; compile: torch.compile'd training steps (both measured in benchmarks/bench_cpu.py);
     # save_weights: the baseline's seed-0 networks keep their final weights. Scaling the weight
     # decay up instead (x10, x20) stopped the networks fitting (47-54% training accuracy, CE).
