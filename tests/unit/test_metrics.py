@@ -322,3 +322,23 @@ def test_nan_is_caught_on_every_path():
     Xk[5, 0] = np.inf
     with pytest.raises(ValueError, match="features contains NaN"):
         NCAccumulator(K, 2, route="pooled").update(Xk, np.arange(K))
+
+
+@pytest.mark.parametrize("script,patterns", [
+    ("bench_metrics.py", [r"nclib / gram floor = \d+\.\d+x", r"ratio time per row at N / at N/4 = \d+\.\d+x"]),
+    ("bench_metrics_memory.py", [r"peak memory K = 100, d = 64: \d+\.\d+ GB"]),
+])
+def test_metrics_benchmarks_print_their_ratios(script, patterns):
+    """The benchmarks run at the smoke profile (timings are not asserted: CI machines vary)."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / script)], cwd=root, capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, NCLIB_PROFILE="smoke"))
+    assert proc.returncode == 0, proc.stderr
+    for pattern in patterns:
+        assert re.search(pattern, proc.stdout), (pattern, proc.stdout)
