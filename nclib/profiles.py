@@ -138,7 +138,9 @@ _SETTINGS = {
     # 2.4 tau). Longer, training diverges once the BatchNorm-scale-invariant weights have shrunk: in
     # the design study (results/medium/pilots/) WD x2 on the features diverged after 4550 steps on
     # CIFAR-10 and after 2310 and 2370 on MNIST (and one medium MNIST run after 1680). nc_every: the eval pass every 4th epoch before the
-    # first drop; compile: torch.compile'd training steps (both measured in benchmarks/bench_cpu.py);
+    # first drop (a medium CIFAR-10 run 1.2x as fast); compile: torch.compile'd training steps, off:
+    # with channels-last they run at 0.97-1.04x eager, measured interleaved in benchmarks/bench_cpu.py,
+    # and compiling costs 35-46 s a run;
     # save_weights: the baseline's seed-0 networks keep their final weights. Scaling the weight
     # decay up instead (x10, x20) stopped the networks fitting (47-54% training accuracy, CE).
     # fig2: whether the profile has Figure 2 runs; App. E.1 runs at the paper's exact size on a CPU,
@@ -158,7 +160,7 @@ _SETTINGS = {
                        width=8, wd_scale=1.0, cifar_per_class=320, mnist3k_per_class=192, mnist5k_per_class=320,
                        fig6_per_class=192, test_per_class=100, mlp_layers=10, mlp_width=3072, mlp_epochs=3,
                        mlp_per_class=None, seeds=(0, 1), table1_seeds=(0, 1, 2), checkpoint_every=4, nc_every=4,
-                       compile=True, save_weights=True, bf16=False, fig2=False),
+                       compile=False, save_weights=True, bf16=False, fig2=False),
         "paper": dict(epochs=200, table1_epoch=100, lr_step=40, phase_steps=None, batch_size=256, width=64,
                       wd_scale=1.0, cifar_per_class=None, mnist3k_per_class=3000, mnist5k_per_class=5000,
                       fig6_per_class=3000, test_per_class=None, mlp_layers=10, mlp_width=3072, mlp_epochs=3,
@@ -204,6 +206,15 @@ _SETTINGS = {
                       insight=(10, 10, 16, 10.0, 1e-3, 4), insight_lams=(1e-3, 1e-2, 1e-1, 1.0),
                       resolvent_noises=(0.1, 0.5), distance=(4, 5, 8, 0.1, 0.05, 2.0),
                       distance_noises=(-5, 0, 26)),
+    },
+    # Chapter 11: NC at every block of a width-8 ResNet18 on CIFAR-10 (nclib.measure). A stored
+    # medium run's final weights are measured where they exist; otherwise a network is trained in
+    # place with these sizes: n_per_class training images per class, epochs of SGD at lr with
+    # batch_size (no learning-rate drop), then measured on the same images.
+    "ch11": {
+        "smoke": dict(dataset="cifar10", width=8, n_per_class=20, epochs=3, lr=0.05, batch_size=32),
+        "small": dict(dataset="cifar10", width=8, n_per_class=50, epochs=15, lr=0.05, batch_size=32),
+        "paper": dict(dataset="cifar10", width=8, n_per_class=320, epochs=60, lr=0.05, batch_size=64),
     },
 }
 for _table in _SETTINGS.values():  # the theory chapters run at full fidelity from `small` up
