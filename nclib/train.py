@@ -205,8 +205,7 @@ EVAL_BATCH = {"cpu": 256, "cuda": 1024}
 
 NC_BLOCK = 4096
 """Rows of features per :meth:`nclib.metrics.NCAccumulator.update` in the eval pass (several eval
-batches at once): an update costs a pass over the K x d x d class scatters, 0.75 GB for the
-MLP's d = 3072, whatever the batch size."""
+batches at once): fewer, larger updates amortise each update's fixed cost."""
 
 
 def loss_fn(kind: str, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -262,7 +261,7 @@ def _nc_record(acc: NCAccumulator, W) -> dict:
     except ValueError as exc:  # e.g. all class means coincide: the metrics are undefined
         return {"error": str(exc)}
     return {"nc1": m.nc1, "nc1_tilde": m.nc1_tilde, "nc2": m.nc2, "nc3": m.nc3,
-            "nc1_per_class": m.nc1_per_class.tolist(), "tr_sw": m.tr_sw, "tr_sb": m.tr_sb}
+            "nc1_per_class": None if m.nc1_per_class is None else m.nc1_per_class.tolist(), "tr_sw": m.tr_sw, "tr_sb": m.tr_sb}
 
 
 @torch.no_grad()
