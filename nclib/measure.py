@@ -6,7 +6,7 @@ layer's features into an :class:`nclib.metrics.NCAccumulator` (float64). It retu
 :class:`nclib.metrics.NCMetrics`: NC1 :math:`= \frac1K\operatorname{Tr}(\Sigma_W\Sigma_B^\dagger)`,
 NC1~ (Eq. 3), NC2, and NC3 for ``"penultimate"``, the input of the classifier, whose weight is W.
 
-Features: a layer's output of shape (B, C, *spatial) -- a convolutional map -- is averaged over
+Features: a layer's output of shape ``(B, C, *spatial)`` -- a convolutional map -- is averaged over
 its spatial positions to (B, C), as the book's ResNet18 pools its stages
 (``adaptive_avg_pool2d(x, 1)``, the network's own ``avgpool``); an output of shape (B, d) is taken
 as it is; a tuple output contributes its first element.
@@ -37,14 +37,14 @@ PENULTIMATE = "penultimate"
 
 
 def pool(x: torch.Tensor) -> torch.Tensor:
-    """(B, d) features of a layer output: (B, C, *spatial) averaged over the spatial positions
+    """(B, d) features of a layer output: ``(B, C, *spatial)`` averaged over the spatial positions
     (global average pooling, as in the book's ResNet18), (B, d) unchanged."""
     if x.ndim == 2:
         return x
     if x.ndim == 4:
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
     if x.ndim < 2:
-        raise ValueError(f"a layer output must have shape (B, d) or (B, C, *spatial), got {tuple(x.shape)}")
+        raise ValueError(f"a layer output must have shape (B, d) or ``(B, C, *spatial)``, got {tuple(x.shape)}")
     return x.flatten(2).mean(dim=2)
 
 

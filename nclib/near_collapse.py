@@ -124,7 +124,7 @@ class DistanceSweep(NamedTuple):
     noises: np.ndarray
     nc1_in: np.ndarray         #: NC1 of the input H0
     nc1_tilde_in: np.ndarray   #: NC1~ of the input H0
-    err_nc1: np.ndarray        #: |NC1(minimiser) / NC1(prediction) - 1|
+    err_nc1: np.ndarray        #: ``|NC1(minimiser) / NC1(prediction) - 1|``
     err_nc1_tilde: np.ndarray  #: the same for NC1~
     sigma_min: np.ndarray      #: min over k of sigma_min(F_kk), exact F at the minimiser
     norm_F: np.ndarray         #: ||F||_2, exact F at the minimiser (1 at a collapse)

@@ -79,9 +79,11 @@ def _repository(folder: Path, without: tuple[str, ...] = ()) -> str:
 
 
 def _committed(url: str) -> dict[str, str]:
-    """The files under results/ in the commit at ``url``: path -> text."""
+    """The text files under results/ in the commit at ``url``: path -> text (the stored network
+    weights, ``*.pt``, are binary and left out)."""
     git_dir = f"--git-dir={Path(url.removeprefix('file://')) / '.git'}"
-    return {path: _git(git_dir, "show", f"HEAD:{path}") for path in _git(git_dir, "ls-files", "results/").split()}
+    return {path: _git(git_dir, "show", f"HEAD:{path}") for path in _git(git_dir, "ls-files", "results/").split()
+            if not path.endswith(".pt")}
 
 
 def _preinstalled() -> list[str]:
