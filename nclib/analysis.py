@@ -18,7 +18,7 @@ import numpy as np
 
 from nclib import effects
 
-__all__ = ["select", "by_setting", "curve", "per_class_curve", "zero_error_epoch", "DIVERGENCE_ERROR", "divergences",
+__all__ = ["select", "by_setting", "curve", "per_class_curve", "zero_error_epoch", "DIVERGENCE_ERROR", "divergences", "run_divergences",
            "lr_drops", "late_epochs",
            "at_epoch", "mean_sd", "level", "levels", "seed_spread", "level_stats", "table_stats", "EXTENSION",
            "wd_claims", "ordering_verdict", "minor_verdict", "unblurred_nc1", "FIG6_METRICS", "fig6_verdicts",
@@ -103,6 +103,12 @@ def divergences(history: list) -> list[dict]:
         elif current is not None:
             current["end"], current = h["epoch"] - 1, None
     return out
+
+
+def run_divergences(result: dict) -> list[dict]:
+    """The divergences of a finished run: those its result stores, else :func:`divergences` of its
+    history (results made before runs recorded them)."""
+    return result["divergences"] if "divergences" in result else divergences(result["history"])
 
 
 def lr_drops(result: dict) -> tuple:

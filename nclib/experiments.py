@@ -40,7 +40,7 @@ from nclib import profiles
 from nclib._io import results_root
 from nclib.train import WD_PRESETS, RunConfig, RunInProgress, read_result, result_file, train
 
-__all__ = ["EXPERIMENTS", "schedule", "weight_decay_clock", "readout_epoch", "grid", "settings_rows", "describe", "results_dir", "run", "stored", "reproduce", "EVIDENCE", "evidence", "run_sweep",
+__all__ = ["EXPERIMENTS", "steps_per_epoch", "schedule", "weight_decay_clock", "readout_epoch", "grid", "settings_rows", "describe", "results_dir", "run", "stored", "reproduce", "EVIDENCE", "evidence", "run_sweep",
 ]
 
 EXPERIMENTS = {
@@ -62,6 +62,14 @@ def _fig6_settings(scale: float) -> dict:
             "blur, W WD 0": ((4, 9), 0.0)}
 
 
+def steps_per_epoch(dataset: str, n_per_class: int | None, batch_size: int) -> int:
+    """SGD steps of one epoch over ``n_per_class`` samples per class of ``dataset`` (None: the whole
+    training split); the last batch may be smaller (:class:`nclib.data.DeviceLoader`)."""
+    n = (ncdata.SPLIT_SIZES[dataset][0] if n_per_class is None
+         else n_per_class * ncdata.DATASETS[dataset].num_classes)
+    return -(-n // batch_size)
+
+
 def schedule(s, dataset: str, n_per_class: int | None) -> dict:
     """The ResNet18 learning-rate schedule of profile sizes ``s`` for ``n_per_class`` samples per
     class of ``dataset``: ``epochs`` with a drop every ``lr_step`` epochs, or, where the profile
@@ -71,7 +79,7 @@ def schedule(s, dataset: str, n_per_class: int | None) -> dict:
         return dict(epochs=s.epochs, lr_step=s.lr_step)
     if n_per_class is None:
         raise ValueError("phase_steps needs a class-balanced subset (n_per_class), not the whole split")
-    per_epoch = -(-n_per_class * ncdata.DATASETS[dataset].num_classes // s.batch_size)
+    per_epoch = steps_per_epoch(dataset, n_per_class, s.batch_size)
     phases = [max(1, round(steps / per_epoch)) for steps in s.phase_steps[dataset]]
     return dict(epochs=sum(phases), lr_milestones=(phases[0], phases[0] + phases[1]), lr_step=phases[0])
 
@@ -81,9 +89,7 @@ def weight_decay_clock(config: RunConfig, read_out: int | None = None) -> dict:
     run's end): SGD steps per learning-rate phase, the top-lr phase in units of the time constant
     τ = (1 - momentum) / (2 lr WD) of the feature weights' relaxation under weight decay, and the
     e-folds by which weight decay alone would shrink them, sum over steps of lr_t WD / (1 - momentum)."""
-    n = (ncdata.SPLIT_SIZES[config.dataset][0] if config.n_per_class is None
-         else config.n_per_class * ncdata.DATASETS[config.dataset].num_classes)
-    per_epoch = -(-n // config.batch_size)
+    per_epoch = steps_per_epoch(config.dataset, config.n_per_class, config.batch_size)
     end = config.epochs if read_out is None else read_out
     edges = [0, *(e for e in config.lr_drops() if e < end), end]
     steps = [per_epoch * (b - a) for a, b in zip(edges, edges[1:])]

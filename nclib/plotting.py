@@ -157,14 +157,14 @@ def divergence_figure(runs: dict, *, styles=None) -> tuple:
     :func:`curve_panels` does (``step`` and one column per curve)."""
     import matplotlib.pyplot as plt
 
-    from nclib.analysis import curve, divergences
-    from nclib.experiments import weight_decay_clock
-    from nclib.train import RunConfig
+    from nclib.analysis import curve, run_divergences
+    from nclib.experiments import steps_per_epoch
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(COLUMN_WIDTH, 4.6), sharex=True, layout="constrained")
     columns = {}
     for label, result in runs.items():
-        per_epoch = weight_decay_clock(RunConfig.from_dict(result["config"]))["steps per epoch"]
+        c = result["config"]
+        per_epoch = steps_per_epoch(c["dataset"], c["n_per_class"], c["batch_size"])
         nc1, error = curve(result, "nc1"), curve(result, "train_error")
         steps = per_epoch * np.arange(1, len(nc1) + 1)
         style = (styles or {}).get(label, {})
@@ -172,7 +172,7 @@ def divergence_figure(runs: dict, *, styles=None) -> tuple:
         line, = top.semilogy(steps[measured], nc1[measured], label=label, **style)
         bottom.plot(steps[measured], error[measured], color=line.get_color(), **{k: v for k, v in style.items()
                                                                                  if k != "color"})
-        for d in result.get("divergences", divergences(result["history"])):
+        for d in run_divergences(result):
             for ax in (top, bottom):
                 ax.axvline(per_epoch * d["start"], color=line.get_color(), lw=0.8, ls=":")
         columns.setdefault("step", steps)

@@ -232,7 +232,7 @@ def runs_table(runs: dict, profile: str) -> Table:
     rows = []
     for key, r in runs.items():
         z = analysis.zero_error_epoch(r)
-        found = r.get("divergences", analysis.divergences(r["history"]))
+        found = analysis.run_divergences(r)
         diverged = ", ".join(f"epoch {d['start']} (error {d['peak_error']:.2f})" for d in found) or "none"
         rows.append([run_label(key), "never" if z is None else z, diverged,
                      f"{analysis.curve(r, 'train_error')[-1]:.3f}",

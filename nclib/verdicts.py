@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from nclib import analysis, experiments
 from nclib.effects import PREMISE
+from nclib.train import WD_PRESETS
 
 __all__ = ["table1_spread", "complete_groups", "TITLES", "complete_rows", "fig2", "zero_error", "usable",
            "wd_figure", "table1_columns", "table1", "table1_paper", "paper_stats", "fig6", "record"]
@@ -30,7 +31,7 @@ def usable(runs: dict) -> tuple[dict, list[str]]:
     diverge, and one note per run left out (:func:`nclib.analysis.divergences`)."""
     kept, notes = {}, []
     for key, r in runs.items():
-        found = r.get("divergences", analysis.divergences(r["history"]))
+        found = analysis.run_divergences(r)
         if found:
             notes.append(f"{_run_key(key)} diverged at epoch {found[0]['start']} (left out)")
         else:
@@ -176,7 +177,7 @@ def wd_figure(runs: dict, dataset: str, loss: str, name: str, profile: str, dept
     return [zero_error(group, label)] + _with_premise(rows, why, notes)
 
 
-_UNJUDGED = {preset: (float("nan"), float("nan"), 0, 0) for preset in ("baseline", "wd2_W", "wd2_H", "wd0_W", "wd0_H")}
+_UNJUDGED = dict.fromkeys(WD_PRESETS, (float("nan"), float("nan"), 0, 0))
 """Level statistics of a group whose premise fails: the claims' texts, no numbers."""
 
 
