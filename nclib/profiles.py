@@ -299,8 +299,13 @@ def provenance(**extra) -> dict:
     return record
 
 
-def show_provenance(**extra) -> None:
-    """Print :func:`provenance` as one block, for the rendered output of a chapter."""
+def show_provenance(evidence: str | None = None, **extra) -> None:
+    """Print :func:`provenance` as one block, for the rendered output of a chapter. A chapter that
+    shows stored runs before its live ones passes them as ``evidence`` (e.g.
+    :func:`nclib.experiments.evidence_line`): the block then names them first and labels the
+    active profile as that of the live runs."""
     record = provenance(**extra)
+    if evidence is not None:
+        record = {"stored evidence (shown first)": evidence, "live runs at profile": record.pop("profile"), **record}
     width = max(map(len, record))
     print("\n".join(f"{key:<{width}} : {value}" for key, value in record.items()))

@@ -135,6 +135,18 @@ def test_evidence_lists_stored_profiles_best_first_without_the_live_one(offline,
     assert "all runs stored" in found[2] and "The `paper` profile's runs are pending (none stored)." in found[2]
 
 
+def test_evidence_line_counts_stored_runs_per_profile(offline, monkeypatch):
+    monkeypatch.setenv("NCLIB_RESULTS", str(offline))
+    monkeypatch.setenv("NCLIB_PROFILE", "small")
+    medium = experiments.grid("fig6", "medium")
+    assert experiments.evidence_line("fig6") == "`paper` profile: none; `medium` profile: none"
+    _store_fake(offline / "medium", medium["mnist", "ce", "baseline", 0], device="cpu")
+    assert experiments.evidence_line("fig6") == f"`paper` profile: none; `medium` profile: 1 of {len(medium)} runs"
+    monkeypatch.setenv("NCLIB_PROFILE", "medium")  # the live profile is not named as stored evidence
+    assert experiments.evidence_line("fig6") == "`paper` profile: none"
+    assert experiments.evidence_line("fig2") == "`paper` profile: none"  # Fig. 2 has no medium grid
+
+
 def test_reproduce_reruns_a_stored_run_bit_for_bit_here(offline, capsys):
     config = RunConfig(dataset="cifar10", n_per_class=2, test_per_class=2, width=8, batch_size=8, epochs=2,
                        channels_last=True)
