@@ -30,3 +30,10 @@ sync: $(VENV)
 
 clean:
 	rm -rf _build
+
+# Point the book at your repository: `repository:` of _config.yml, every chapter's first cell
+# (.md and .ipynb), README's Colab link and the Pages workflow's branch (README: "Publishing the book").
+#   make repository URL=https://github.com/<you>/<repo> [BRANCH=<branch>]
+.PHONY: repository
+repository:
+	python3 scripts/set_repository.py "$(URL)" $(if $(BRANCH),--branch "$(BRANCH)")

@@ -20,8 +20,8 @@ import pytest
 
 import browser_checks as checks
 from conftest import SCREENSHOTS, toc_docnames
+from test_site import COLAB  # the repository and branch of _config.yml
 
-COLAB = "https://colab.research.google.com/github/nc-perturbation/executable-paper/blob/main/"
 PAGES = toc_docnames()
 THEMES = ["light", "dark"]
 VIEWPORTS = list(checks.VIEWPORTS)

@@ -10,10 +10,16 @@ import html
 import inspect
 import re
 
+import yaml
+
 from conftest import KERNEL_NOTICE, ROOT, toc_docnames
 
 ROOT_BOOK = ROOT / "book"
-COLAB = "https://colab.research.google.com/github/nc-perturbation/executable-paper/blob/main/"
+_CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+# Where a page's Colab launch link points: the repository and branch of _config.yml.
+COLAB = "{}/github/{}/blob/{}/".format(_CONFIG["launch_buttons"]["colab_url"].rstrip("/"),
+                                       _CONFIG["repository"]["url"].removeprefix("https://github.com/"),
+                                       _CONFIG["repository"]["branch"])
 
 
 def _page(site, docname: str) -> str:
@@ -118,3 +124,35 @@ def test_notebook_download_is_the_executed_notebook(site):
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         assert any(cell.get("outputs") for cell in cells if cell["cell_type"] == "code"), (
             f"the download {name} is the notebook without outputs")
+
+
+def test_colab_setup_cell_is_left_out_of_pages_and_search(site):
+    """Each page's first cell (Colab only: clone the repository, install nclib; ``remove-cell``)
+    is on no page and not in the search index, while the ".ipynb" download keeps it for Colab."""
+    marks = ("google.colab", "os.path.isdir(clone)")
+    download = (site.html / "_sources" / "book" / "02_background.ipynb").read_text(encoding="utf-8")
+    assert all(mark.replace('"', '\\"') in download for mark in marks), "the download lost the Colab cell"
+    shown = [d for d in toc_docnames() if any(mark in html.unescape(_page(site, d)) for mark in marks)]
+    assert not shown, f"pages that show the Colab setup cell: {shown}"
+    index = (site.html / "searchindex.js").read_text(encoding="utf-8")
+    terms = re.search(r'"terms":\s*\{(.*?)\}', index, flags=re.S)
+    assert terms and '"neural"' in terms.group(1), "searchindex.js has no terms"
+    found = [word for word in ("isdir", "abspath") if f'"{word}"' in terms.group(1)]  # only that cell has them
+    assert not found, f"the search index holds the Colab setup cell's words: {found}"
+
+
+def test_no_print_to_pdf_button(site):
+    """No page offers the theme's ".pdf" download, which opens the browser's print dialog: the only
+    ``window.print()`` button is the theme's ``.btn-download-pdf-button``, which custom.css hides;
+    the download of the page's notebook stays."""
+    css = re.sub(r"/\*.*?\*/", "", (site.html / "_static" / "custom.css").read_text(encoding="utf-8"), flags=re.S)
+    hiding = [selector for selector, body in re.findall(r"([^{}]+)\{([^}]*)\}", css)
+              if ".btn-download-pdf-button" in selector and re.search(r"display:\s*none", body)]
+    assert hiding, "custom.css does not hide .btn-download-pdf-button"
+    for docname in toc_docnames():
+        page = _page(site, docname)
+        printing = [b for b in re.findall(r"<(?:button|a)\b[^>]*>", page) if "print(" in b]
+        assert all(re.search(r'class="[^"]*\bbtn-download-pdf-button\b', b) for b in printing), (
+            f"{docname}: a print button that custom.css does not hide: {printing}")
+        if re.match(r"book/(\d+_|intro)", docname):
+            assert f'href="../_sources/{docname}.ipynb"' in page, f"{docname} lost its .ipynb download"
