@@ -144,3 +144,89 @@ def test_a_stored_evidence_ledger_names_the_profile_of_its_runs(results, monkeyp
     book.verdict("a", True, "e", "ch6-a")
     saved = json.loads(book.save().read_text())
     assert saved["provenance"]["profile"] == "medium" and saved["provenance"]["built at profile"] == "small"
+
+
+def test_each_claim_has_a_kind_from_the_ledger_or_the_call():
+    book = ledger.Ledger("ch4", "04_x", profile="smoke")
+    assert book.kind == "theory"  # the default
+    book.check("a", 0.0, 1.0, "ch4-a")
+    book.check("b", 0.0, 1.0, "ch4-a", kind="self-check")
+    book.verdict("c", True, "e", "ch4-a", kind="erratum")
+    book.require("d", 0.0, 1.0, "ch4-a", kind="extension")
+    assert [c.kind for c in book.claims] == ["theory", "self-check", "erratum", "extension"]
+    sec5 = ledger.Ledger("ch6", "06_x", profile="smoke", kind="sec5")
+    sec5.verdict("Fig. 3 (CE) NC1: feature WD = 0 raises it", None, "e", "ch6-a")
+    assert sec5.claims[0].kind == "sec5"
+
+
+def test_an_unknown_kind_is_refused_with_the_known_ones_named():
+    with pytest.raises(ValueError, match=r"kind='theorem' is unknown; expected one of \('theory', "):
+        ledger.Ledger("ch4", "04_x", profile="smoke", kind="theorem")
+    book = ledger.Ledger("ch4", "04_x", profile="smoke")
+    for call in (lambda: book.verdict("a", True, "e", "ch4-a", kind="Theory"),
+                 lambda: book.check("a", 0.0, 1.0, "ch4-a", kind=""),
+                 lambda: book.of_kind("unclassified")):  # only a load reads that one
+        with pytest.raises(ValueError, match="is unknown; expected one of"):
+            call()
+    assert book.claims == []  # a refused claim is not recorded
+
+
+def test_of_kind_adds_to_the_same_ledger_with_another_default(results):
+    book = ledger.Ledger("ch3", "03_x", profile="small")
+    checks = book.of_kind("self-check")
+    book.check("theory claim", 0.0, 1.0, "ch3-a")
+    checks.check("solver converged", 0.0, 1.0, "ch3-a")
+    checks.verdict("an erratum after all", True, "e", "ch3-a", kind="erratum")  # the call's kind wins
+    assert book.kind == "theory" and checks.kind == "self-check"
+    assert [(c.claim, c.kind) for c in book.claims] == [
+        ("theory claim", "theory"), ("solver converged", "self-check"), ("an erratum after all", "erratum")]
+    book.save()
+    (saved,) = ledger.load("small")
+    assert [c["kind"] for c in saved["claims"]] == ["theory", "self-check", "erratum"]
+
+
+def test_a_premise_in_a_sec5_ledger_is_recorded_as_a_premise():
+    """The premise texts of nclib.verdicts, added under the sec5 default, read kind "premise"; a
+    kind named by the call, or a ledger of another kind, is left as it is."""
+    book = ledger.Ledger("ch6", "06_x", profile="smoke", kind="sec5")
+    book.verdict("Fig. 3 (CE): every run reaches zero training error by the first learning-rate drop", True, "e",
+                 "ch6-a")
+    book.verdict("Fig. 6 (a premise the paper's text does not state): the blurred digits have the largest "
+                 "per-class NC1 in every blurred run", None, "e", "ch6-a", "premise not met")
+    book.verdict("Fig. 3 (CE) NC1: zeroing the feature WD moves it further", True, "e", "ch6-a")
+    book.verdict("every run reaches zero training error", True, "e", "ch6-a", kind="sec5")
+    assert [c.kind for c in book.claims] == ["premise", "premise", "sec5", "sec5"]
+    other = ledger.Ledger("ch3", "03_x", profile="smoke")
+    other.verdict("every run reaches zero training error", True, "e", "ch3-a")
+    assert other.claims[0].kind == "theory"
+
+
+def test_a_ledger_saved_without_kinds_loads_as_unclassified_and_a_rebuild_classifies_it(results):
+    folder = results / "small" / "ledger"
+    folder.mkdir(parents=True)
+    claim = dict(chapter="ch9", page="09_x", anchor="ch9-a", claim="it works", holds=True, evidence="e",
+                 profile="small", qualifier="")
+    (folder / "ch9.json").write_text(json.dumps({"chapter": "ch9", "page": "09_x", "profile": "small",
+                                                 "stored": False, "provenance": {"git commit": "old"},
+                                                 "claims": [claim]}))
+    (saved,) = ledger.load("small")
+    assert saved["claims"][0]["kind"] == ledger.UNCLASSIFIED == "unclassified"
+    book = ledger.Ledger("ch9", "09_x", profile="small", kind="sec5")
+    book.verdict("it works", True, "e", "ch9-a")
+    path = book.save()  # the same verdict, now with a kind: written again
+    stored = json.loads(path.read_text())
+    assert stored["claims"][0]["kind"] == "sec5" and stored["provenance"]["git commit"] != "old"
+
+
+def test_ledger_and_report_import_one_way_only():
+    """nclib.ledger uses nclib.report; nclib.report never imports nclib.ledger, and each imports alone."""
+    import subprocess
+    import sys
+
+    for module, absent in (("nclib.report", "nclib.ledger"), ("nclib.ledger", None)):
+        code = f"import sys, {module}; assert {absent!r} not in sys.modules, sorted(sys.modules)"
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+    import nclib.report
+    source = open(nclib.report.__file__, encoding="utf-8").read()
+    assert "import ledger" not in source and "nclib.ledger import" not in source
