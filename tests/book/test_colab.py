@@ -43,6 +43,8 @@ from nbclient import NotebookClient
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from nclib.profiles import PROFILES
+
 ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
 NAME = REPOSITORY["url"].rstrip("/").rsplit("/", 1)[1]  # the folder the first cell clones into
@@ -200,7 +202,10 @@ def evidence_problems(nb, probe: dict, committed: dict[str, str], *, ledger: boo
     missing = sorted(set(p.removeprefix("results/") for p in committed) - set(probe["results"]))
     if missing:
         problems.append(f"{len(missing)} stored result files not found, e.g. {missing[:3]}")
-    ledgers = [json.loads(text) for p, text in committed.items() if "/ledger/" in p and p.endswith(".json")]
+    # the profiles' saved ledgers (results/<profile>/ledger/), which the ledger page shows; not those
+    # kept beside an ablation (results/ablation-short-schedule/), which are not evidence for the claims
+    ledgers = [json.loads(text) for p, text in committed.items()
+               if p.split("/")[1] in PROFILES and p.split("/")[2] == "ledger" and p.endswith(".json")]
     shown = _outputs(nb)
     unseen = [c["claim"] for entry in ledgers for c in entry["claims"]
               if c["claim"] not in shown and html.escape(c["claim"]) not in shown]
