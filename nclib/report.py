@@ -90,8 +90,9 @@ _DATASETS = {"cifar10": "CIFAR-10", "mnist": "MNIST"}
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-    """One table cell: ``text`` (escaped in HTML), or ``markup`` shown in its place in HTML;
-    ``cls``: CSS class of the cell."""
+    """One table cell: ``text`` (in HTML escaped, each number kept on one line:
+    :func:`_unbroken_numbers`), or ``markup`` shown in its place in HTML; ``cls``: CSS class of
+    the cell."""
 
     text: str
     markup: str | None = None
@@ -99,7 +100,7 @@ class Cell:
 
     def html(self, tag: str = "td") -> str:
         cls = f' class="{self.cls}"' if self.cls else ""
-        return f"<{tag}{cls}>{self.markup if self.markup is not None else html.escape(self.text)}</{tag}>"
+        return f"<{tag}{cls}>{self.markup if self.markup is not None else _unbroken_numbers(self.text)}</{tag}>"
 
 
 def _cell(value) -> Cell:
@@ -137,12 +138,12 @@ class Table:
         return "".join(f' {k}="{html.escape(str(v))}"' for k, v in (attrs or {}).items())
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        head = "".join(f"<th>{_unbroken_numbers(c)}</th>" for c in self.columns)
         body = []
         for row, rid, attrs in zip(self.rows, self.row_ids, self.row_attrs):
             ident = (f' id="{html.escape(rid)}"' if rid else "") + self._attrs(attrs)
             if isinstance(row, str):
-                body.append(f'<tr class="nc-group"{ident}><th colspan="{len(self.columns)}">{html.escape(row)}</th></tr>')
+                body.append(f'<tr class="nc-group"{ident}><th colspan="{len(self.columns)}">{_unbroken_numbers(row)}</th></tr>')
             else:
                 body.append(f"<tr{ident}>{''.join(c.html() for c in row)}</tr>")
         top = " ".join(x for x in (badge(self.profile) if self.profile else "",
@@ -208,8 +209,10 @@ _NUMBER = re.compile(r"(?:(?<![\w.])[-+\u2212])?\d(?:[\d.,]*\d)?(?:[eE][-+\u2212
 
 
 def _unbroken_numbers(text: str) -> str:
-    """``text`` escaped for HTML, each number in a span that keeps it on one line (a narrow
-    column may break the text between the numbers, never inside one)."""
+    """``text`` escaped for HTML, each number (:data:`_NUMBER`: "-1.3e-04", "1,024", "95%") in a
+    span that keeps it on one line: a narrow column may break the text between the numbers, never
+    inside one (browsers break "4.0e-05" after its hyphen). An inline style, not a class of the
+    site's stylesheet, so that the tables read the same in Colab and Jupyter, which lack it."""
     out, last = [], 0
     for m in _NUMBER.finditer(text):
         out += [html.escape(text[last:m.start()]), f'<span style="white-space:nowrap">{html.escape(m.group())}</span>']
@@ -248,7 +251,7 @@ def verdict_table(claims, profile: str) -> Table:
         kind = c.get("kind", UNCLASSIFIED)
         tag = "" if kind in ("theory", "sec5") else f' <small class="nc-kind">[{html.escape(kind)}]</small>'
         rows.append([verdict_cell(c["holds"], c.get("qualifier", "")),
-                     Cell(c["claim"], html.escape(c["claim"]) + tag + link),
+                     Cell(c["claim"], _unbroken_numbers(c["claim"]) + tag + link),
                      Cell(c["evidence"], _unbroken_numbers(c["evidence"]))])
         ids.append(claim_id(c["chapter"], c["claim"], c["profile"]))
     return Table(["verdict", "claim", "evidence"], rows, profile=profile, row_ids=ids, kind="nc-verdicts",
@@ -422,12 +425,12 @@ def claims_table(ledgers_by_profile: dict, built=(), book: Path | None = None) -
         on_page = here.get(key, [])
         shown = next((p for p in (best[key], *cols, *on_page) if p in on_page), None)
         target = c["anchor"] if shown is None else claim_id(c["chapter"], c["claim"], shown)
-        link = f'<a href="{html.escape(c["page"])}.html#{html.escape(target)}">{html.escape(c["claim"])}</a>'
+        link = f'<a href="{html.escape(c["page"])}.html#{html.escape(target)}">{_unbroken_numbers(c["claim"])}</a>'
         q = c.get("qualifier", "")
         source = "published Table 1" if kind == "published-data" else _profile_label(best[key])
         cells = [i, Cell(c["claim"], link),
                  Cell(f"{verdict_word(c['holds'], q)} ({source})",
-                      f"{verdict_cell(c['holds'], q).html('span')} <small>({html.escape(source)})</small>",
+                      f"{verdict_cell(c['holds'], q).html('span')} <small>({_unbroken_numbers(source)})</small>",
                       cls="nc-best")]
         for p in cols:
             v = by_profile.get(p)

@@ -1,6 +1,7 @@
 """nclib.report: result tables as HTML that wraps in the page column, verdict first, with the
 profile badge; the claims ledger's table; the introduction's findings."""
 
+import html as html_module
 import re
 
 import pytest
@@ -413,6 +414,57 @@ def test_evidence_keeps_each_number_on_one_line():
     assert spans == ["1.3e-02", "-1.3e-04", "0", "1e-10", "95%"]
     assert "&lt;b&gt;" in html and "<b>" not in html  # the text around them still escaped
     assert str(report.verdict_table(book.claims, "small")).endswith("min eig 1.3e-02 -> -1.3e-04; at 0: |x| < 1e-10, 95% <b>")
+
+
+NOWRAP = '<span style="white-space:nowrap">'
+
+
+def _loose_numbers(html: str) -> list[str]:
+    """The numbers of a table's cells (:data:`nclib.report._NUMBER`) that are not each inside
+    one nowrap span: the table's text (tags and their attributes left out) once those spans are
+    removed."""
+    table = html[html.index("<table"):html.index("</table>")]
+    rest = re.sub(re.escape(NOWRAP) + r"[^<]*</span>", "", table)
+    return report._NUMBER.findall(html_module.unescape(re.sub(r"<[^>]+>", " ", rest)))
+
+
+def test_a_plain_text_cell_keeps_each_number_on_one_line_and_stays_escaped():
+    """A cell given as text (no markup), a header label and a group heading: each number in one
+    nowrap span (an exponent's "4.0e-" / "05" not split), the text around it escaped."""
+    cell = report.Cell("4.0e-05 and 1,024 < 2%")
+    assert cell.html() == (f"<td>{NOWRAP}4.0e-05</span> and {NOWRAP}1,024</span> &lt; "
+                           f"{NOWRAP}2%</span></td>")
+    assert report.Cell("x", "<b>4.0e-05</b>").html() == "<td><b>4.0e-05</b></td>"  # markup as given
+    table = report.Table(["NC1 at epoch 1e-3 <x>", "b"], ["WD 5e-4 & <y>", [cell, "-2.5e+01"]])
+    html = table._repr_html_()
+    assert f"<th>NC{NOWRAP}1</span> at epoch {NOWRAP}1e-3</span> &lt;x&gt;</th>" in html
+    assert f'<th colspan="2">WD {NOWRAP}5e-4</span> &amp; &lt;y&gt;</th>' in html
+    assert f"<td>{NOWRAP}-2.5e+01</span></td>" in html
+    assert "<x>" not in html and "<y>" not in html and _loose_numbers(html) == []
+    assert str(table).splitlines() == ["NC1 at epoch 1e-3 <x> | b", "-- WD 5e-4 & <y> --",
+                                           "4.0e-05 and 1,024 < 2% | -2.5e+01"]
+
+
+def test_every_number_of_the_books_tables_keeps_to_one_line(results, tmp_path):
+    """The tables of nclib.report: claims (verdict table, ledger page with its group rows),
+    counts, Table 1, runs and settings: no number of a cell outside its nowrap span."""
+    book = ledger.Ledger("ch9", "09_x", profile="small")
+    book.verdict("Fig. 6 (WD 5e-4): NC1 < 1.5e-02 at epoch 1,000", True, "1.3e-02 -> -1.3e-04", "ch9-a")
+    book.verdict("NC2 falls by 95%", False, "0.5 -> 2.5e+01", "ch9-b", kind="extension")
+    book.save()
+    assert _loose_numbers(report.verdict_table(book.claims, "small")._repr_html_()) == []
+    found = {p: ledger.load(p) for p in report.EVIDENCE_ORDER}
+    claims = report.claims_table(found, book=_book(tmp_path, ("09_x",)))._repr_html_()
+    assert f">Fig. {NOWRAP}6</span> (WD {NOWRAP}5e-4</span>): NC{NOWRAP}1</span> &lt; " in claims
+    assert _loose_numbers(claims) == []
+    assert _loose_numbers(report.counts_table(found)._repr_html_()) == []
+    ours = {("cifar10", "mse", "baseline", "nc1"): (4.1e-5, 3e-6)}
+    assert _loose_numbers(report.table1_table(ours, "small")._repr_html_()) == []
+    runs = {("cifar10", "ce", "wd2_H", 0): _run([0.5, 0.0], [2.0, 1.5e-5])}
+    assert _loose_numbers(report.runs_table(runs, "small")._repr_html_()) == []
+    assert _loose_numbers(report.settings_table("fig3", "small")._repr_html_()) == []
+    # the check itself sees a number left bare
+    assert _loose_numbers('<table><td class="x1">a 4.0e-05</td></table>') == ["4.0e-05"]
 
 
 def test_the_ledger_answer_counts_each_kind_once_at_its_best_evidence(results):
