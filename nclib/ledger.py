@@ -10,10 +10,7 @@ for a measured error against a tolerance, :meth:`Ledger.verdict` for a finding s
 Every claim has a *kind* (:data:`KINDS`): what sort of statement it is. The ledger's ``kind`` is
 the default of its claims, and each call may name another (``kind=``); :meth:`Ledger.of_kind`
 gives the same ledger with another default, for helpers that add claims without naming a kind
-(:func:`nclib.evidence.recorder`, :func:`nclib.verdicts.record`). In a ``"sec5"`` ledger, a claim
-added under the default kind whose text states a premise of the weight-decay claims ("every run
-reaches zero training error ...", "... a premise the paper's text does not state ...", the texts
-of :mod:`nclib.verdicts`) is recorded as ``"premise"``.
+(:func:`nclib.evidence.recorder`, :func:`nclib.verdicts.record`).
 
 Saved ledgers live in ``<results>/<profile>/ledger/<chapter>.json``
 (:func:`nclib._io.results_root`); :func:`load` reads them, and :mod:`nclib.report` renders them
@@ -35,13 +32,12 @@ from nclib._io import atomic_write_text, results_root
 from nclib.effects import PREMISE, SMALLER
 from nclib.report import KINDS, UNCLASSIFIED
 
-__all__ = ["KINDS", "UNCLASSIFIED", "QUALIFIERS", "Claim", "Ledger", "ledger_dir", "load", "rendered"]
+__all__ = ["KINDS", "UNCLASSIFIED", "QUALIFIERS", "Claim", "Ledger", "ledger_dir", "load", "answer", "rendered"]
 
 QUALIFIERS = ("", SMALLER, PREMISE)
 """What may qualify a verdict (:mod:`nclib.effects`)."""
 
 _ANCHOR = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_STATES_A_PREMISE = re.compile(r"every run reaches zero training error|\ba premise the paper's text does not state\b")
 
 
 def _kind(kind: str) -> str:
@@ -97,7 +93,7 @@ class Ledger:
         if qualifier == PREMISE and holds is not None:
             raise ValueError(f"a claim whose premise is not met has no verdict (holds=None), got holds={holds!r}")
         if kind is None:
-            kind = "premise" if self.kind == "sec5" and _STATES_A_PREMISE.search(str(claim)) else self.kind
+            kind = self.kind
         if holds is not None:
             holds = bool(holds)
         self.claims.append(Claim(self.chapter, self.page, anchor, str(claim), holds, evidence, self.profile,
@@ -169,6 +165,15 @@ def load(profile: str) -> list[dict]:
             claim.setdefault("kind", UNCLASSIFIED)
         out.append(entry)
     return out
+
+
+def answer(page: str, claim: str):
+    """The answer box under a chapter's title (:func:`nclib.report.chapter_answer`): ``claim``,
+    what the paper claims (MyST), and what the saved ledgers of every profile of
+    :data:`nclib.report.EVIDENCE_ORDER` say of the claims of ``page``, as a Markdown display object."""
+    from IPython.display import Markdown
+
+    return Markdown(report.chapter_answer(page, claim, {p: load(p) for p in report.EVIDENCE_ORDER}))
 
 
 def rendered(profile: str) -> list[dict]:

@@ -27,7 +27,7 @@ __all__ = ["KINDS", "UNCLASSIFIED", "VERDICTS", "verdict_word", "verdict_slug", 
            "Cell", "Table", "show", "badge", "verdict_cell", "claim_id", "verdict_table", "settings_table",
            "run_label", "runs_table", "table1_table", "claims_table", "counts_table", "ledger_answer",
            "kinds_markdown",
-           "verdict_counts", "errata", "size_against_paper", "findings"]
+           "verdict_counts", "errata", "size_against_paper", "findings", "chapter_answer"]
 
 KINDS = {
     "theory": "a claim of the paper's theory (Secs. 1-4, App. A-D), checked numerically in float64",
@@ -476,6 +476,53 @@ def ledger_answer(ledgers_by_profile: dict) -> str:
                       + (": " + "; ".join(parts) if parts else "") + ".", ":::"])
 
 
+_RUN_KINDS = ("sec5", "premise")
+"""Kinds of claim judged on training runs: their evidence is named by its size against the paper's."""
+
+
+def _evidence_label(profile: str, kind: str) -> str:
+    """Where claims of ``kind`` at ``profile`` come from, in a few words."""
+    if kind not in _RUN_KINDS:
+        return f"float64 computations at {_profile_name(profile)}" if kind != "published-data" else \
+            "the published means and SDs"
+    if profile == "paper":
+        return "the stored runs at the paper's size (`paper` profile)"
+    where = "stored runs" if profile == "medium" else "runs"
+    return f"the {where} of {_profile_name(profile)} ({size_against_paper(profile, short=True)})"
+
+
+def chapter_answer(page: str, claim: str, saved: dict) -> str:
+    """A chapter's answer box (a MyST admonition of class ``nc-answer``, first under its title):
+    ``claim``, what the paper claims (MyST); then what the book finds, read from the saved ledgers
+    ``saved`` (``{profile: nclib.ledger.load(profile)}``): the claims of ``page`` (e.g.
+    ``"06_weight_decay_cifar10"``), each once at its best profile (:data:`EVIDENCE_ORDER`), counted
+    by kind and verdict under the evidence they rest on; the contradicted ones and the premises not
+    met named; a link to the section whose cell computes the first of them."""
+    mine = [c for c in _best_claims(saved) if c["page"] == page]
+    lines = [":::{admonition} In short", ":class: nc-answer", f"**The paper.** {' '.join(claim.split())}", ""]
+    if not mine:
+        return "\n".join(lines + ["**The book.** No verdicts saved yet: they are computed at the end of this page.",
+                                   ":::"])
+    lines.append(f"**The book** (each claim counted once, at its best evidence; the verdicts with their numbers "
+                 f"{{ref}}`below <{mine[0]['anchor']}>`, every claim in the {{doc}}`claims ledger <10_claims_ledger>`):")
+    sources: dict = {}
+    for c in mine:
+        sources.setdefault(_evidence_label(c["profile"], _kind(c)), []).append(c)
+    for source, claims in sources.items():
+        lines += ["", f"*On {source}:*", ""]
+        for kind in sorted({_kind(c) for c in claims}, key=_kind_rank):
+            group = _of(claims, kind)
+            title = _KIND_TITLES.get(kind, kind)
+            n = len(group)
+            tally = "all hold" if n > 1 and all(c["holds"] is True for c in group) else _tally(group)
+            text = f"- {title[0].upper()}{title[1:]}: {n} claim{'s' if n > 1 else ''}, {tally}"
+            if kind == "premise":
+                text += _unmet(group)
+            against = [c["claim"] for c in group if c["holds"] is False]
+            lines.append(text + ("; contradicted: " + "; ".join(against) if against else "") + ".")
+    return "\n".join(lines + [":::"])
+
+
 def kinds_markdown() -> str:
     """The kinds of claim (:data:`KINDS`) as a MyST definition list."""
     return "\n\n".join(f"`{kind}`\n: {text}." for kind, text in KINDS.items())
@@ -594,7 +641,7 @@ def _tally(claims) -> str:
     n = verdict_counts(claims)
     words = {"holds": "hold", "contradicted": "contradicted", SMALLER: SMALLER, "inconclusive": "inconclusive",
              PREMISE: PREMISE}
-    return ", ".join(f"{k} {words[w]}" for w, k in n.items() if k) or "none"
+    return ", ".join(f"{k} {'holds' if w == 'holds' and k == 1 else words[w]}" for w, k in n.items() if k) or "none"
 
 
 def _profile_name(profile: str) -> str:

@@ -1,7 +1,9 @@
 """The claims of Sec. 5 and App. E, checked on the runs of one profile: one function per figure
-and Table 1, each returning ``(claim, verdict, evidence, where, qualifier)`` rows for a chapter's
+and Table 1, each returning ``(claim, verdict, evidence, where, qualifier[, kind])`` rows for a chapter's
 :class:`nclib.ledger.Ledger` (``where``: "runs" for claims about training, "figure" for claims
-about the curves; a chapter maps them to its section labels, :func:`record`).
+about the curves; a chapter maps them to its section labels, :func:`record`; ``kind``:
+"premise" on the rows that state a premise of the claims, none on the claims, which take the
+ledger's kind).
 
 Claims that compare settings are judged by the rule of :mod:`nclib.effects`: the effect in
 decades with its 95% t interval, the spread between seeds pooled over the settings of one data
@@ -109,7 +111,7 @@ def zero_error(runs: dict, name: str) -> tuple:
     if late:
         evidence += "; later or never: " + ", ".join(f"{k} ({'never' if z is None else z})" for k, z in late.items())
     claim = f"{name}: every run reaches zero training error by the first learning-rate drop"
-    return (claim, True, evidence, "runs", "") if not late else (claim, None, evidence, "runs", PREMISE)
+    return (claim, None, evidence, "runs", PREMISE, "premise") if late else (claim, True, evidence, "runs", "", "premise")
 
 
 def _run_key(key) -> str:
@@ -247,7 +249,7 @@ def fig6(runs: dict, profile: str, blurred=(4, 9)) -> list[tuple]:
     premise = ("Fig. 6 (a premise the paper's text does not state): the blurred digits have the largest per-class "
                "NC1 in every blurred run")
     out.append((premise, True if all(worst) else None, f"{sum(worst)} of {len(worst)} blurred runs", "figure",
-                "" if all(worst) else PREMISE))
+                "" if all(worst) else PREMISE, "premise"))
     spread = None
     if max(map(len, by.values())) < 2:
         spread = {}
@@ -273,7 +275,8 @@ def _fig6_baseline_spread(profile: str, key) -> tuple[float, int] | None:
 
 
 def record(ledger, rows, anchors: dict) -> None:
-    """Add ``rows`` (claim, verdict, evidence, where, qualifier) to ``ledger``, each linked to
-    ``anchors[where]``."""
-    for claim, holds, evidence, where, qualifier in rows:
-        ledger.verdict(claim, holds, evidence, anchors[where], qualifier)
+    """Add ``rows`` (claim, verdict, evidence, where, qualifier[, kind]) to ``ledger``, each linked
+    to ``anchors[where]``; a row without a kind (the claims themselves) takes the ledger's, the
+    premises of the claims carry ``"premise"``."""
+    for claim, holds, evidence, where, qualifier, *kind in rows:
+        ledger.verdict(claim, holds, evidence, anchors[where], qualifier, *kind)

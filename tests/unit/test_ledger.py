@@ -185,22 +185,6 @@ def test_of_kind_adds_to_the_same_ledger_with_another_default(results):
     assert [c["kind"] for c in saved["claims"]] == ["theory", "self-check", "erratum"]
 
 
-def test_a_premise_in_a_sec5_ledger_is_recorded_as_a_premise():
-    """The premise texts of nclib.verdicts, added under the sec5 default, read kind "premise"; a
-    kind named by the call, or a ledger of another kind, is left as it is."""
-    book = ledger.Ledger("ch6", "06_x", profile="smoke", kind="sec5")
-    book.verdict("Fig. 3 (CE): every run reaches zero training error by the first learning-rate drop", True, "e",
-                 "ch6-a")
-    book.verdict("Fig. 6 (a premise the paper's text does not state): the blurred digits have the largest "
-                 "per-class NC1 in every blurred run", None, "e", "ch6-a", "premise not met")
-    book.verdict("Fig. 3 (CE) NC1: zeroing the feature WD moves it further", True, "e", "ch6-a")
-    book.verdict("every run reaches zero training error", True, "e", "ch6-a", kind="sec5")
-    assert [c.kind for c in book.claims] == ["premise", "premise", "sec5", "sec5"]
-    other = ledger.Ledger("ch3", "03_x", profile="smoke")
-    other.verdict("every run reaches zero training error", True, "e", "ch3-a")
-    assert other.claims[0].kind == "theory"
-
-
 def test_a_ledger_saved_without_kinds_loads_as_unclassified_and_a_rebuild_classifies_it(results):
     folder = results / "small" / "ledger"
     folder.mkdir(parents=True)
@@ -230,3 +214,36 @@ def test_ledger_and_report_import_one_way_only():
     import nclib.report
     source = open(nclib.report.__file__, encoding="utf-8").read()
     assert "import ledger" not in source and "nclib.ledger import" not in source
+
+
+def test_the_answer_box_counts_each_claim_once_at_its_best_evidence_by_kind(results):
+    """A chapter's answer box: the paper's claim, then its page's claims, each at the best profile
+    that saved it, counted by kind under the evidence they rest on; the contradicted claims and
+    the premises not met named; other pages' claims left out."""
+    stored = ledger.Ledger("ch6", "06_x", profile="medium", kind="sec5")
+    stored.verdict("Fig. 3 (CE) NC1: feature WD moves it more", True, "0.3 [0.1, 0.5]", "ch6-stored")
+    stored.verdict("Fig. 3 (CE) NC2: feature WD moves it more", False, "-0.3 [-0.5, -0.1]", "ch6-stored")
+    stored.verdict("Fig. 3 (MSE): every run reaches zero training error", None, "1 of 2", "ch6-stored",
+                   "premise not met", kind="premise")
+    stored.save()
+    live = ledger.Ledger("ch6", "06_x", profile="small", kind="sec5")
+    live.verdict("Fig. 3 (CE) NC1: feature WD moves it more", None, "small runs", "ch6-runs")  # medium's counts
+    live.verdict("a small-only claim", True, "e", "ch6-runs")
+    live.save()
+    other = ledger.Ledger("ch3", "03_x", profile="small")
+    other.verdict("a theory claim", True, "e", "ch3-a")
+    other.save()
+    box = ledger.answer("06_x", "Feature WD\n  matters more.").data
+    lines = box.splitlines()
+    assert lines[:3] == [":::{admonition} In short", ":class: nc-answer", "**The paper.** Feature WD matters more."]
+    assert lines[-1] == ":::" and "{ref}`below <ch6-stored>`" in box
+    medium = box.index("*On the stored runs of `medium`")
+    small = box.index("*On the runs of `small`")
+    assert medium < small
+    assert ("- The paper's experiments (Sec. 5), on the book's runs: 2 claims, 1 holds, 1 contradicted; "
+            "contradicted: Fig. 3 (CE) NC2: feature WD moves it more.") in box[medium:small]
+    assert ("- Premises of the Sec. 5 claims: 1 claim, 1 premise not met (every run reaches zero training "
+            "error: not met for Fig. 3 (MSE)).") in box[medium:small]
+    assert "- The paper's experiments (Sec. 5), on the book's runs: 1 claim, 1 holds." in box[small:]
+    assert "theory" not in box and "small runs" not in box
+    assert "No verdicts saved yet" in ledger.answer("09_y", "A claim.").data

@@ -30,14 +30,15 @@ def figure_runs(levels, seeds=(0, 1), noise=(0.98, 1.02), **kw):
 
 
 def judged(rows):
-    return [(holds, qualifier) for _, holds, _, _, qualifier in rows]
+    return [(row[1], row[4]) for row in rows]
 
 
 def test_wd_figure_holds_when_feature_wd_moves_both_metrics_more():
     rows = verdicts.wd_figure(figure_runs(LEVELS), "cifar10", "ce", "Fig. 3", "medium")
-    claim, holds, evidence, where, qualifier = rows[0]
-    assert (claim, holds, where, qualifier) == (
-        "Fig. 3 (CE): every run reaches zero training error by the first learning-rate drop", True, "runs", "")
+    claim, holds, evidence, where, qualifier, kind = rows[0]
+    assert (claim, holds, where, qualifier, kind) == (
+        "Fig. 3 (CE): every run reaches zero training error by the first learning-rate drop", True, "runs", "",
+        "premise")
     assert evidence.startswith("10 of 10 runs by the first drop (epoch 4); latest at epoch 3")
     assert len(rows) == 9 and judged(rows[1:]) == [(True, "")] * 8
     assert {row[3] for row in rows[1:]} == {"figure"}
@@ -139,7 +140,7 @@ def fig6_runs(levels, blurred_level=50.0, seeds=(0, 1)):
 def test_fig6_checks_the_premise_the_minor_blur_and_the_ordering():
     levels = {"baseline": 1.0, "blur, W WD x1": 1.0, "blur, W WD x0.1": 2.0, "blur, W WD 0": 4.0}
     rows = verdicts.fig6(fig6_runs(levels), "medium", blurred=(1, 3))
-    assert len(rows) == 8 and [h for _, h, _, _, _ in rows] == [True] * 8
+    assert len(rows) == 8 and [row[1] for row in rows] == [True] * 8
     assert "(b)" in rows[2][0] and "unblurred" in rows[2][0]
     assert "x1 < blur, W WD x0.1 < blur, W WD 0" in rows[3][0]
     falling = {"baseline": 1.0, "blur, W WD x1": 4.0, "blur, W WD x0.1": 2.0, "blur, W WD 0": 1.0}
@@ -152,11 +153,25 @@ def test_fig6_checks_the_premise_the_minor_blur_and_the_ordering():
 def test_record_maps_each_row_to_its_section():
     from nclib.ledger import Ledger
 
-    book = Ledger("ch6", "06_x", profile="medium")
-    verdicts.record(book, [("a", True, "e", "runs", ""), ("b", None, "f", "figure", PREMISE)],
+    book = Ledger("ch6", "06_x", profile="medium", kind="sec5")
+    verdicts.record(book, [("a", True, "e", "runs", ""), ("b", None, "f", "figure", PREMISE, "premise")],
                     {"runs": "ch6-r", "figure": "ch6-f"})
-    assert [(c.claim, c.holds, c.anchor, c.qualifier) for c in book.claims] == [
-        ("a", True, "ch6-r", ""), ("b", None, "ch6-f", PREMISE)]
+    assert [(c.claim, c.holds, c.anchor, c.qualifier, c.kind) for c in book.claims] == [
+        ("a", True, "ch6-r", "", "sec5"), ("b", None, "ch6-f", PREMISE, "premise")]
+
+
+def test_premise_rows_carry_their_kind_and_the_claims_take_the_ledgers():
+    """The premises (every run at zero training error; Fig. 6's blurred digits worst) are
+    recorded as kind "premise" whatever their wording; the weight-decay claims as the ledger's."""
+    from nclib.ledger import Ledger
+
+    book = Ledger("ch6", "06_x", profile="medium", kind="sec5")
+    rows = verdicts.wd_figure(figure_runs(LEVELS), "cifar10", "ce", "Fig. 3", "medium")
+    rows += verdicts.fig6(fig6_runs({"baseline": 1.0, "blur, W WD x1": 1.0, "blur, W WD 0": 4.0}), "medium", blurred=(1, 3))[:2]
+    verdicts.record(book, rows, {"runs": "ch6-r", "figure": "ch6-f"})
+    premises = [c.claim for c in book.claims if c.kind == "premise"]
+    assert len(premises) == 3 and all("zero training error" in p or "blurred" in p for p in premises)
+    assert {c.kind for c in book.claims if c.claim not in premises} == {"sec5"}
 
 
 def test_fig2_compares_first_and_last_layer_and_counts_the_falls():
@@ -200,7 +215,7 @@ def test_table1_reads_the_read_out_epoch_of_each_complete_column():
         for i, s in enumerate((0, 1, 2)):
             runs["cifar10", "mse", p, s] = run(v * (1 + 0.01 * i), v * (1 + 0.01 * i), epochs=40)
     rows = verdicts.table1(runs, "medium", [("cifar10", "mse")])
-    assert [h for _, h, _, _, _ in rows] == [True] * 5
+    assert [row[1] for row in rows] == [True] * 5
     assert rows[0][0] == "Table 1, CIFAR-10 MSE: every run reaches zero training error by the first learning-rate drop"
     assert rows[1][0].startswith("Table 1, CIFAR-10 MSE NC1: doubling")
     assert "(t, 10 df)" in rows[1][2] and "paper: +" in rows[1][2]
