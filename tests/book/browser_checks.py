@@ -24,6 +24,17 @@ which opens one page and returns a :class:`PageReport` listing every problem fou
 - every figure (an image in a cell output or a ``<figure>``) has a caption;
 - every visible link's text contrasts with its background by at least 4.5:1 (WCAG AA);
 - no progress-bar text ("it/s"), warning printed by a cell, or absolute machine path;
+- no number in a table cell is broken across lines (each number's text, as a DOM Range, lies
+  on one line box);
+- figure text is legible at the size shown: an image of a cell output is a matplotlib figure
+  whose smallest text (:func:`figure_text`, read from ``nclib.plotting.BOOK_STYLE``) measures
+  ``pt * (96 for SVG, else the dpi) / 72`` CSS px at the image's natural size and that times
+  ``clientWidth / naturalWidth`` as shown: at least :data:`MIN_FIGURE_TEXT_PX`;
+- the page's contents ("On this page") display a link to every visible second- and third-level
+  heading (``h2``, ``h3``) of the page: the top-level sections and the ones below them;
+- with ``answer``, on a chapter: an answer box (``.nc-answer``) right under the title: after
+  the ``h1`` nothing visible (section, heading, paragraph, table, figure, cell, ...) comes before
+  it (checked at desktop size: it is the same at every size);
 - on the phone, the menu button opens the navigation drawer and the page-contents button
   opens the page's contents.
 """
@@ -67,6 +78,13 @@ RAW_TEX = [
     (re.compile(r"\$[^$\n]{0,200}?\\[A-Za-z]+[^$\n]{0,200}?\$"), "$\\command ...$"),
 ]
 FILE_ALT = re.compile(r"\.(png|jpe?g|gif|svg|webp)$", re.I)
+# Figure text smaller than this (CSS px, as shown) is flagged: smaller than the site's result
+# tables (13.6 px at desktop size, 12 px on a phone) and captions (14.4 px).
+MIN_FIGURE_TEXT_PX = 11.0
+SVG_DPI = 96  # CSS px per inch: an SVG sized in points shows 96/72 px per point at natural size
+# matplotlib settings that size a figure's text (None: unset, follows another)
+FIGURE_TEXT_KEYS = ("font.size", "axes.titlesize", "axes.labelsize", "xtick.labelsize",
+                    "ytick.labelsize", "legend.fontsize", "legend.title_fontsize", "figure.titlesize")
 
 # One pass over the DOM once the page (and MathJax) has finished.
 _DOM_JS = """() => {
@@ -126,6 +144,7 @@ class PageReport:
     internal_links: int = 0  # internal links (and anchors) resolved
     checks: int = 0          # individual assertions made
     overflowing: int = 0     # pre, output and display-math elements cut off (check_layout)
+    wrapped_numbers: int = 0  # numbers in table cells broken across lines (check_layout)
 
     def check(self, ok: bool, problem: str) -> None:
         self.checks += 1
@@ -243,12 +262,12 @@ def _border_luminance(png: bytes) -> float:
 
 def check_page(context, url: str, root: Path, base: str, *, colab: str | None = None,
                screenshot: Path | None = None, viewport: str = "desktop", full: bool = True,
-               drawers: bool = True) -> PageReport:
+               drawers: bool = True, answer: bool = False) -> PageReport:
     """Open ``url`` (served from ``root`` at ``base``) and check everything in the module
     docstring. ``colab``: the launch link the page must have. ``screenshot``: where to write
     a full-page PNG. ``viewport``: the context's viewport (for :func:`check_layout`); ``full``:
-    False checks only the layout (the content is the same at every viewport); ``drawers``: see
-    :func:`check_layout`."""
+    False checks only the layout (the content is the same at every viewport); ``drawers`` and
+    ``answer``: see :func:`check_layout`."""
     page = context.new_page()
     # the theme the context asks for (see new_context)
     dark = page.evaluate("() => matchMedia('(prefers-color-scheme: dark)').matches")
@@ -281,7 +300,7 @@ def check_page(context, url: str, root: Path, base: str, *, colab: str | None = 
         if screenshot is not None:  # first: the checks below scroll the page and open drawers
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
-        check_layout(report, page, viewport, drawers)
+        check_layout(report, page, viewport, drawers, answer)
         if not full:
             return report
         report.check(mathjax != "missing", "MathJax did not start on a page with math")
@@ -417,10 +436,151 @@ SECONDARY_TOGGLE = "button.secondary-toggle, label.secondary-toggle"
 SECONDARY_DRAWER = ".bd-sidebar-secondary, #pst-secondary-sidebar, dialog#pst-secondary-sidebar-modal"
 
 
-def check_layout(report: PageReport, page, viewport: str, drawers: bool = True) -> None:
+# Numbers in table cells: each number (digits with their decimal point and thousands commas,
+# exponent, percent sign, and a sign not joined to a word: "-2.4e-06", "1,024", "5%"; the "10" of
+# "CIFAR-10", which may break after its hyphen like any hyphenated word) measured as a DOM
+# Range; its line boxes must share one line.
+_NUMBERS_JS = """() => {
+  const NUMBER = /(?:(?<![\\w.])[-+\\u2212])?\\d(?:[\\d.,]*\\d)?(?:[eE][-+\\u2212]?\\d+)?%?/g;
+  const lines = (rects) => {
+    const tops = [];
+    for (const r of rects) if (!tops.some((t) => Math.abs(t - r.top) < r.height / 2)) tops.push(r.top);
+    return tops.length;
+  };
+  const wrapped = [];
+  let numbers = 0;
+  for (const cell of document.querySelectorAll('td, th')) {
+    if (!/\\d/.test(cell.textContent) || !cell.getClientRects().length) continue;
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (node.parentElement.closest('td, th') !== cell
+          || node.parentElement.closest('mjx-container, script, style')) continue;
+      for (const m of node.data.matchAll(NUMBER)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const rects = [...range.getClientRects()].filter((r) => r.width > 0 && r.height > 0);
+        if (!rects.length) continue;
+        numbers += 1;
+        if (lines(rects) > 1) {
+          const where = cell.closest('section[id]');
+          const text = cell.textContent.trim().replace(/\\s+/g, ' ').slice(0, 50);
+          wrapped.push(`${where ? '#' + where.id + ' ' : ''}"${m[0]}" in "${text}"`);
+        }
+      }
+    }
+  }
+  return {numbers, wrapped};
+}"""
+
+# The images of cell outputs (matplotlib figures) as shown: width shown, natural width, SVG or not.
+_FIGURES_JS = """() => [...document.querySelectorAll('.cell_output img, .output img')]
+  .filter((img) => img.getClientRects().length && img.naturalWidth > 0 && img.clientWidth > 0)
+  .map((img) => ({src: img.getAttribute('src') || '', shown: img.clientWidth, natural: img.naturalWidth,
+                  svg: /\\.svg(?:[?#]|$)|^data:image\\/svg/i.test(img.currentSrc || img.src)}))"""
+
+# The page's contents: every visible h2 and h3 of a section must have a link in the page-contents
+# list whose list items and lists are all displayed.
+_CONTENTS_JS = """() => {
+  const article = document.querySelector('article.bd-article') || document.querySelector('main');
+  if (!article) return {headings: 0, nav: false, missing: []};
+  const headings = [...article.querySelectorAll('section[id] > h2, section[id] > h3')]
+    .filter((h) => h.getClientRects().length);
+  const nav = document.querySelector('nav.page-toc, nav.bd-toc-nav');
+  const displayed = (a) => {
+    for (let e = a; e && e !== nav; e = e.parentElement) {
+      const style = getComputedStyle(e);
+      if (style.display === 'none' || style.visibility === 'hidden') return false;
+    }
+    return true;
+  };
+  const links = nav ? [...nav.querySelectorAll('a[href]')] : [];
+  const missing = headings
+    .filter((h) => !links.some((a) => a.getAttribute('href') === '#' + h.parentElement.id && displayed(a)))
+    .map((h) => `${h.tagName.toLowerCase()} "${h.textContent.replace(/#$/, '').trim().slice(0, 50)}"`);
+  return {headings: headings.length, nav: !!nav, missing};
+}"""
+
+# The answer box of a chapter: the first thing a reader meets under the title (h1).
+_ANSWER_JS = """() => {
+  const article = document.querySelector('article.bd-article') || document.querySelector('main');
+  const h1 = article && article.querySelector('h1');
+  if (!h1) return {h1: false};
+  const answer = [...article.querySelectorAll('.nc-answer')].find(
+    (e) => h1.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING);
+  if (!answer) return {h1: true, answer: false};
+  const CONTENT = 'section, h1, h2, h3, h4, h5, h6, p, ul, ol, dl, table, figure, img, pre, ' +
+                  'blockquote, hr, details, aside, div.cell, div.admonition, div.math, mjx-container';
+  const before = [...article.querySelectorAll(CONTENT)].filter((e) =>
+    !h1.contains(e) && !e.contains(answer) && !answer.contains(e)
+    && (h1.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING)
+    && (e.compareDocumentPosition(answer) & Node.DOCUMENT_POSITION_FOLLOWING)
+    && e.getBoundingClientRect().height > 0);
+  const outer = before.filter((e) => !before.some((o) => o !== e && o.contains(e)));
+  return {h1: true, answer: answer.getBoundingClientRect().height > 0,
+          before: outer.map((e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''} "` +
+                                   (e.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 40) + '"')};
+}"""
+
+
+@functools.cache
+def figure_text() -> tuple[float, float]:
+    """``(pt, dpi)``: the smallest text size (points) of the book's figures and the dpi of their
+    raster images, from matplotlib's settings under ``nclib.plotting.BOOK_STYLE``."""
+    import matplotlib as mpl
+    from matplotlib import font_manager
+
+    from nclib import plotting
+
+    with mpl.rc_context(plotting.BOOK_STYLE):
+        rc = mpl.rcParams
+        sizes = [rc[key] for key in FIGURE_TEXT_KEYS if rc[key] is not None]
+        points = [float(s) if isinstance(s, (int, float)) else font_manager.font_scalings[s] * rc["font.size"]
+                  for s in sizes]
+        dpi = rc["figure.dpi"] if rc["savefig.dpi"] == "figure" else rc["savefig.dpi"]
+    return min(points), float(dpi)
+
+
+def _examples(items: list[str], n: int = 8) -> str:
+    return "; ".join(items[:n]) + (f" (and {len(items) - n} more)" if len(items) > n else "")
+
+
+def _check_reading(report: PageReport, page, viewport: str, answer: bool) -> None:
+    """Numbers in table cells, figure text, the page's contents and (``answer``) the answer box."""
+    where = f"at {viewport} size"
+    numbers = page.evaluate(_NUMBERS_JS)
+    report.wrapped_numbers = len(numbers["wrapped"])
+    report.check(not numbers["wrapped"], f"numbers broken across lines in table cells {where}: "
+                 + _examples(numbers["wrapped"]) + f" ({len(numbers['wrapped'])} of {numbers['numbers']} numbers)")
+    points, dpi = figure_text()
+    small = []
+    for img in page.evaluate(_FIGURES_JS):
+        px = points * (SVG_DPI if img["svg"] else dpi) / 72 * img["shown"] / img["natural"]
+        if px < MIN_FIGURE_TEXT_PX:
+            small.append(f"{img['src']} ({points:g} pt text shows at {px:.1f} px: {img['shown']} px "
+                         f"wide of {img['natural']})")
+    report.check(not small, f"figure text smaller than {MIN_FIGURE_TEXT_PX:g} px {where}: " + _examples(small))
+    contents = page.evaluate(_CONTENTS_JS)
+    report.check(contents["nav"] or not contents["headings"],
+                 f"no page-contents list on a page with {contents['headings']} headings")
+    report.check(not contents["nav"] or not contents["missing"],
+                 f"the page's contents do not show {len(contents['missing'])} of its {contents['headings']} "
+                 f"headings {where}: " + _examples(contents["missing"]))
+    if answer and viewport == "desktop":
+        found = page.evaluate(_ANSWER_JS)
+        report.check(found["h1"], "no title (h1) on a chapter page")
+        if found["h1"]:
+            report.check(found["answer"], "no answer box (.nc-answer) under the chapter's title")
+            report.check(not found.get("before"), "the answer box (.nc-answer) is not the first thing "
+                         "under the title: " + _examples(found.get("before") or []))
+
+
+def check_layout(report: PageReport, page, viewport: str, drawers: bool = True,
+                 answer: bool = False) -> None:
     """The checks of what a reader sees at ``viewport`` (module docstring) on an open page;
     ``drawers``: on the phone, also open the menu and page-contents drawers (the same in
-    either theme)."""
+    either theme); ``answer``: the page is a chapter, with an answer box under its title."""
+    _check_reading(report, page, viewport, answer)
     found = page.evaluate(_LAYOUT_JS)
     where = f"at {viewport} size"
     report.check(not found["cut"], f"cut off {where}: " + "; ".join(found["cut"][:8])

@@ -7,9 +7,13 @@ links and anchors, the Colab launch link of each chapter, figure backgrounds) an
 :func:`browser_checks.check_layout` (nothing cut off, figure captions, link contrast, no
 progress bars, warnings or machine paths, the phone's drawers open: checked once, in the light
 theme); the other pages of the site (index, search, module sources) in the light theme at
-desktop size. Full-page screenshots of every page of _toc.yml go to ``_build/screenshots/``: at
-desktop size in both themes, on the phone in the light theme. The first tests prove that the checks catch broken pages, one rule at
-a time.
+desktop size. check_layout also checks, at both sizes, that no number in a table cell is broken
+across lines, that figure text is legible at the size shown and that the page's contents list its
+second- and third-level headings; and, once :data:`ANSWER_BOXES` is switched on, on every chapter
+(not the introduction or the API reference) an answer box right under the title. Full-page
+screenshots of every page of _toc.yml go to ``_build/screenshots/``: at desktop size in both
+themes, on the phone in the light theme. The first tests prove that the checks catch broken
+pages, one rule at a time.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ PAGES = toc_docnames()
 THEMES = ["light", "dark"]
 VIEWPORTS = list(checks.VIEWPORTS)
 CHAPTER = re.compile(r"book/\d+_\w+")
+# The answer-box rule (check_layout's ``answer``) on the chapter pages: off until every chapter
+# opens with its answer box (an admonition of class nc-answer right under the title); True turns
+# it on for all of them. Its bad pages (test_layout_checks_catch_a_bad_page) run either way.
+ANSWER_BOXES = False
 REDIRECT = re.compile(r'http-equiv="refresh"\s+content="\d+;\s*url=([^"]+)"', re.I)
 
 
@@ -94,22 +102,34 @@ def test_checks_catch_a_broken_page(tmp_path, contexts):
     assert "broken image: clear.png" not in problems
 
 
-# A page that passes check_layout at both sizes: a captioned figure, wrapped code and output, a
-# legible link, a menu button and a page-contents button that open their drawers.
+# A page that passes check_layout at both sizes: a chapter's title with its answer box right
+# under it, captioned figures (PNG and SVG) shown at their natural size, wrapped code and output,
+# a legible link, a table of numbers, second- and third-level headings all listed in the page's
+# contents, a menu button and a page-contents button that open their drawers.
 GOOD_PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body {{font: 16px sans-serif; margin: 0; background: #fff; color: #222}}
 pre {{white-space: pre-wrap}} .drawer {{display: none}} .drawer.open {{display: block; position: fixed;
 top: 0; left: 0; width: 80%; height: 100%; background: #fff; z-index: 10}}
+.page-toc ul ul {{display: none}} .page-toc ul ul.visible {{display: block}}
 main {{max-width: 700px; margin: 0 auto; padding: 60px 8px}}</style></head><body>
 <button class="primary-toggle" onclick="document.getElementById('nav').classList.add('open')">menu</button>
 <button class="secondary-toggle" onclick="document.getElementById('toc').classList.add('open')">contents</button>
 <div id="nav" class="bd-sidebar-primary drawer"><a href="#top">Chapter 1</a></div>
-<div id="toc" class="bd-sidebar-secondary drawer"><a href="#top">Overview</a></div>
-<main id="top"><p>Read <a href="#top" style="color: #0a4fa0">the overview</a>.</p>
+<div id="toc" class="bd-sidebar-secondary drawer"><nav class="page-toc"><ul><li><a href="#top">Overview</a></li>
+<li><a href="#results">Results</a><ul class="visible"><li><a href="#per-class">Per class</a></li></ul></li>
+</ul></nav></div>
+<main id="top"><section id="chapter"><h1>1 A chapter</h1>
+<div class="admonition nc-answer"><p>Does NC1 fall? Yes, by 0.685 in 3 epochs.</p></div>
+<p>Read <a href="#top" style="color: #0a4fa0">the overview</a>.</p>
 <pre>print("a line of code long enough to wrap on a phone, which it does, since pre wraps here")</pre>
 <div class="cell_output"><figure><img src="ok.png" alt="a plot"><figcaption>NC1 falls.</figcaption></figure></div>
-{body}</main></body></html>"""
+<section id="results"><h2>Results</h2>
+<table><tr><th>run</th><th>NC1 at epoch 30</th></tr><tr><td>CIFAR-10, seed 0</td><td>0.685 &plusmn; 0.051</td></tr></table>
+<section id="per-class"><h3>Per class</h3>
+<div class="cell_output"><figure><img src="ok.svg" alt="a plot"><figcaption>Per class.</figcaption></figure></div>
+</section></section>
+{body}</section></main></body></html>"""
 
 BAD = {  # rule -> (what is added to GOOD_PAGE, (viewport, problem it must raise))
     "pre cut off": ('<pre style="white-space: pre; overflow-x: auto">' + "x" * 300 + "</pre>",
@@ -136,18 +156,47 @@ BAD = {  # rule -> (what is added to GOOD_PAGE, (viewport, problem it must raise
                            ("phone", "the page-contents button does not open the page's contents")),
     "phone-only overflow": ('<pre style="white-space: pre; overflow-x: auto">' + "z" * 45 + "</pre>",
                             ("phone", "cut off at phone size: pre")),
+    "number broken": ('<table style="width: 3em"><tr><td style="overflow-wrap: anywhere">0.0123456789'
+                      "</td></tr></table>", ("desktop", 'numbers broken across lines in table cells at '
+                                             'desktop size: #chapter "0.0123456789"')),
+    "number broken on the phone": ('<table><tr><td style="overflow-wrap: anywhere">' + "1" * 60
+                                   + "</td></tr></table>", ("phone", "numbers broken across lines in "
+                                                            "table cells at phone size")),
+    "figure text too small": ('<div class="cell_output"><figure><img src="ok.svg" alt="a plot" '
+                              'style="width: 60px"><figcaption>Shrunk.</figcaption></figure></div>',
+                              ("desktop", "figure text smaller than 11 px at desktop size: ok.svg")),
+    "figure text too small on the phone": ('<div class="cell_output"><figure><img src="wide.png" '
+                                           'alt="a plot" style="max-width: 100%"><figcaption>Wide.</figcaption></figure></div>',
+                                           ("phone", "figure text smaller than 11 px at phone size: wide.png")),
+    "contents too shallow": ("<style>.page-toc ul ul.visible {display: none}</style>",
+                             ("desktop", 'the page\'s contents do not show 1 of its 2 headings at '
+                                         'desktop size: h3 "Per class"')),
+    "no page contents": ("<script>document.querySelector('nav.page-toc').remove()</script>",
+                         ("desktop", "no page-contents list on a page with 2 headings")),
+    "no answer box": ("<script>document.querySelector('.nc-answer').remove()</script>",
+                      ("desktop", "no answer box (.nc-answer) under the chapter's title")),
+    "answer box not first": ("<script>document.querySelector('#results')"
+                             ".before(document.querySelector('.nc-answer'))</script>",
+                             ("desktop", 'the answer box (.nc-answer) is not the first thing under the '
+                                         'title: p "Read the overview."; pre')),
 }
 
 
 @pytest.fixture(scope="module")
 def bad_pages(tmp_path_factory):
-    """GOOD_PAGE as good.html and one page per rule of BAD, served on 127.0.0.1."""
+    """GOOD_PAGE as good.html and one page per rule of BAD, served on 127.0.0.1, with its
+    figures: ok.png and ok.svg (160 px wide) and wide.png (900 px, shrunk to fit a phone)."""
     from PIL import Image, ImageDraw
 
     folder = tmp_path_factory.mktemp("pages")
-    image = Image.new("RGB", (160, 80), "white")
-    ImageDraw.Draw(image).text((10, 30), "NC1", fill="black")
-    image.save(folder / "ok.png")
+    for name, width in (("ok.png", 160), ("wide.png", 900)):
+        image = Image.new("RGB", (width, 80), "white")
+        ImageDraw.Draw(image).text((10, 30), "NC1", fill="black")
+        image.save(folder / name)
+    (folder / "ok.svg").write_text(  # 120 pt = 160 CSS px wide, as matplotlib sizes its SVG
+        '<svg xmlns="http://www.w3.org/2000/svg" width="120pt" height="60pt" viewBox="0 0 120 60">'
+        '<rect width="120" height="60" fill="white"/><text x="10" y="35" font-size="10">NC1</text>'
+        "</svg>", encoding="utf-8")
     (folder / "good.html").write_text(GOOD_PAGE.format(body=""), encoding="utf-8")
     for i, (body, _) in enumerate(BAD.values()):
         (folder / f"bad{i}.html").write_text(GOOD_PAGE.format(body=body), encoding="utf-8")
@@ -159,8 +208,9 @@ def bad_pages(tmp_path_factory):
 def test_layout_checks_pass_a_good_page(viewport, bad_pages, contexts):
     folder, base = bad_pages
     report = checks.check_page(contexts["light", viewport], base + "good.html", folder, base,
-                               viewport=viewport, full=False)
+                               viewport=viewport, full=False, answer=True)
     assert not report.problems, _fail_message(f"good.html at {viewport} size", report)
+    assert report.wrapped_numbers == 0
 
 
 @pytest.mark.parametrize("rule", list(BAD))
@@ -170,7 +220,7 @@ def test_layout_checks_catch_a_bad_page(rule, bad_pages, contexts):
     viewport, expected = BAD[rule][1]
     page = f"bad{list(BAD).index(rule)}.html"
     report = checks.check_page(contexts["light", viewport], base + page, folder, base,
-                               viewport=viewport, full=False)
+                               viewport=viewport, full=False, answer=True)
     assert any(expected in problem for problem in report.problems), (
         f"{rule}: expected a problem containing {expected!r}; got {report.problems}")
     assert len(report.problems) == 1, f"{rule}: other rules fired too: {report.problems}"
@@ -187,7 +237,8 @@ def test_page(docname, theme, viewport, site, server, contexts, browser_tally):
     report = checks.check_page(
         contexts[theme, viewport], f"{server}{docname}.html", site.html, server,
         colab=COLAB + f"{docname}.ipynb" if chapter else None, screenshot=shot if once else None,
-        viewport=viewport, full=viewport == "desktop", drawers=once)
+        viewport=viewport, full=viewport == "desktop", drawers=once,
+        answer=ANSWER_BOXES and chapter)
     _tally(browser_tally, docname, report)
     assert not report.problems, _fail_message(f"{docname} at {viewport} size", report)
     assert shot.is_file() or not once
