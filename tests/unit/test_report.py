@@ -106,7 +106,7 @@ def test_claims_table_shows_the_best_evidence_first_and_leaves_smoke_out(results
 
 
 def test_claims_table_groups_by_chapter_and_kind_with_data_for_the_filter(results, tmp_path):
-    _save("small", "ch9", "09_x", [("Fig. 6: every run reaches zero training error", True), ("w", False),
+    _save("small", "ch9", "09_x", [("Fig. 6: every run reaches zero training error", True, "", "premise"), ("w", False),
                                    ("v", None, "smaller than the paper's")])
     book = ledger.Ledger("ch9", "09_x", profile="small", kind="sec5")
     _save("medium", "ch9", "09_x", [("w", None, "premise not met")])
@@ -132,7 +132,7 @@ def test_claims_table_groups_by_chapter_and_kind_with_data_for_the_filter(result
     v = next(r for r in _rows(html) if ">v</a>" in r)
     assert 'data-best="smaller"' in v and "data-v-medium" not in v
     t = next(r for r in _rows(html) if ">t</a>" in r)
-    assert "<small>(published Table 1)</small>" in t  # not the profile it was computed at
+    assert f"<small>(published Table {NOWRAP}1</span>)</small>" in t  # not the profile it was computed at
     numbers = [row[0].text for row in table.rows if not isinstance(row, str)]
     assert numbers == [str(i) for i in range(1, 7)]
 
@@ -256,11 +256,12 @@ def _fixture_ledgers():
                                    ("Table 1 (published), CE NC2: zeroing moves it further", None)],
           kind="published-data")
     _save("small", "ch6", "06_t", [("Fig. 3 (CE): every run reaches zero training error by the first drop", None,
-                                    "premise not met"),
+                                    "premise not met", "premise"),
                                    ("Fig. 3 (CE) NC1: feature WD = 0 raises it", None, "premise not met"),
                                    ("Fig. 3 (CE) NC1: feature WD x2 lowers it", None, "premise not met"),
                                    ("Fig. 2: NC1 falls", True)])
-    _save("medium", "ch6", "06_t", [("Fig. 3 (CE): every run reaches zero training error by the first drop", True),
+    _save("medium", "ch6", "06_t", [("Fig. 3 (CE): every run reaches zero training error by the first drop", True, "",
+                                     "premise"),
                                     ("Fig. 3 (CE) NC1: feature WD = 0 raises it", True),
                                     ("Fig. 3 (CE) NC1: feature WD x2 lowers it", True, "smaller than the paper's"),
                                     ("Fig. 3 (CE) NC2: feature WD = 0 raises it", None, "smaller than the paper's"),
@@ -308,7 +309,7 @@ def test_findings_group_the_verdicts_by_kind_with_counts_recomputed_from_the_led
     decided = {p: sum(1 for e in saved[p] for c in e["claims"] if c["kind"] == "sec5" and c["holds"] is not None)
                for p in ("medium", "small")}
     assert f"At `medium` the runs decide {decided['medium']} of 5 claims (2 hold, 1 contradicted)." in text
-    assert f"At `small` the runs decide {decided['small']} of 3 claims (1 hold)." in text
+    assert f"At `small` the runs decide {decided['small']} of 3 claims (1 holds)." in text
     # the premises: met at medium, not met at small, with the failing premise named
     assert ("**Premises**, checked on the same runs: at `medium`, 1 of 1 met; at `small`, 0 of 1 met (every run "
             "reaches zero training error by the first drop: not met for Fig. 3 (CE)).") in text
@@ -317,12 +318,12 @@ def test_findings_group_the_verdicts_by_kind_with_counts_recomputed_from_the_led
     assert (f"**The paper's theory: {sum(theory.values())} claims checked; {theory['holds']} hold, "
             f"{theory['contradicted']} contradicted.**") in text
     assert "- theory c: contradicted (small numbers)" in text  # a failed theory claim is named
-    assert "**Errata: 1 found in the paper**, each in its chapter, with 1 numerical checks (1 hold):" in text
+    assert "**Errata: 1 found in the paper**, each in its chapter, with 1 numerical checks (1 holds):" in text
     assert "- {ref}`Chapter 4 <ch4-z>`: Erratum: $x$ slip" in text
-    assert "**Beyond the paper: 1 results of the book's own** (1 hold)" in text
+    assert "**Beyond the paper: 1 results of the book's own** (1 holds)" in text
     assert "among them: NC1 is not monotone ({ref}`Chapter 4 <ch4-z>`)." in text
-    assert "of its 2 weight-decay comparisons, 1 are decided (1 hold)" in text
-    assert "**The book's own checks**" in text and ": 2, 1 hold, 1 contradicted." in text
+    assert "of its 2 weight-decay comparisons, 1 are decided (1 holds)" in text
+    assert "**The book's own checks**" in text and ": 2, 1 holds, 1 contradicted." in text
     # the decided claims, listed by subject, the undecided counted
     assert ("- Fig. 3 (CE) NC1: feature WD = 0 raises it (holds); feature WD x2 lowers it (holds, smaller than the "
             "paper's)") in text
@@ -473,5 +474,5 @@ def test_the_ledger_answer_counts_each_kind_once_at_its_best_evidence(results):
     _save("small", "ch2", "02_t", [("t", True)], kind="theory")
     text = report.ledger_answer({p: ledger.load(p) for p in report.EVIDENCE_ORDER})
     assert text.startswith(":::{admonition} What the book checks\n:class: nc-answer\n") and text.endswith(":::")
-    assert ("4 claims, each counted once at its best evidence: the paper's theory, checked numerically: 1 (1 hold); "
-            "the paper's experiments (Sec. 5), on the book's runs: 3 (1 hold, 1 inconclusive, 1 premise not met).") in text
+    assert ("4 claims, each counted once at its best evidence: the paper's theory, checked numerically: 1 (1 holds); "
+            "the paper's experiments (Sec. 5), on the book's runs: 3 (1 holds, 1 inconclusive, 1 premise not met).") in text
