@@ -9,7 +9,7 @@ progress bars, warnings or machine paths, the phone's drawers open: checked once
 theme); the other pages of the site (index, search, module sources) in the light theme at
 desktop size. check_layout also checks, at both sizes, that no number in a table cell is broken
 across lines, that figure text is legible at the size shown and that the page's contents list its
-second- and third-level headings; and, once :data:`ANSWER_BOXES` is switched on, on every chapter
+second- and third-level headings; and, on every chapter
 (not the introduction or the API reference) an answer box right under the title. Full-page
 screenshots of every page of _toc.yml go to ``_build/screenshots/``: at desktop size in both
 themes, on the phone in the light theme. The first tests prove that the checks catch broken
@@ -30,10 +30,6 @@ PAGES = toc_docnames()
 THEMES = ["light", "dark"]
 VIEWPORTS = list(checks.VIEWPORTS)
 CHAPTER = re.compile(r"book/\d+_\w+")
-# The answer-box rule (check_layout's ``answer``) on the chapter pages: off until every chapter
-# opens with its answer box (an admonition of class nc-answer right under the title); True turns
-# it on for all of them. Its bad pages (test_layout_checks_catch_a_bad_page) run either way.
-ANSWER_BOXES = False
 REDIRECT = re.compile(r'http-equiv="refresh"\s+content="\d+;\s*url=([^"]+)"', re.I)
 
 
@@ -238,7 +234,7 @@ def test_page(docname, theme, viewport, site, server, contexts, browser_tally):
         contexts[theme, viewport], f"{server}{docname}.html", site.html, server,
         colab=COLAB + f"{docname}.ipynb" if chapter else None, screenshot=shot if once else None,
         viewport=viewport, full=viewport == "desktop", drawers=once,
-        answer=ANSWER_BOXES and chapter)
+        answer=chapter)
     _tally(browser_tally, docname, report)
     assert not report.problems, _fail_message(f"{docname} at {viewport} size", report)
     assert shot.is_file() or not once
