@@ -24,6 +24,8 @@ which opens one page and returns a :class:`PageReport` listing every problem fou
 - every figure (an image in a cell output or a ``<figure>``) has a caption;
 - every visible link's text contrasts with its background by at least 4.5:1 (WCAG AA);
 - no progress-bar text ("it/s"), warning printed by a cell, or absolute machine path;
+- the page is no wider than the screen: nothing outside a box that scrolls sideways on its own
+  reaches past its right edge;
 - no number in a table cell is broken across lines (each number's text, as a DOM Range, lies
   on one line box);
 - figure text is legible at the size shown: an image of a cell output is a matplotlib figure
@@ -409,7 +411,22 @@ _LAYOUT_JS = """() => {
     const ratio = (l1 + 0.05) / (l2 + 0.05);
     if (ratio < %(min)s) contrast.push(`"${text.slice(0, 40)}" ${ratio.toFixed(2)}:1`);
   }
-  return {cut, uncaptioned, contrast, links, text: document.body.innerText};
+  // the page itself wider than the screen: the widest elements that stick out, outside any box
+  // that scrolls sideways on its own
+  const screen = document.documentElement.clientWidth;
+  const scrolls = (e) => {
+    for (let p = e.parentElement; p && p !== document.body; p = p.parentElement)
+      if (['auto', 'scroll', 'hidden', 'clip'].includes(getComputedStyle(p).overflowX)) return true;
+    return false;
+  };
+  const wider = document.documentElement.scrollWidth > screen + 1 ? [...document.querySelectorAll('body *')]
+    .filter((e) => shown(e) && e.getBoundingClientRect().right > screen + 1 && !scrolls(e)
+                   && !e.closest('.skip-link, .bd-sidebar-primary, .bd-sidebar-secondary, dialog'))
+    .filter((e, _, all) => !all.some((o) => o !== e && e.contains(o)))
+    .map((e) => `${e.tagName.toLowerCase()} ${describe(e)} reaches ${Math.round(e.getBoundingClientRect().right)} px`)
+    : [];
+  return {cut, uncaptioned, contrast, links, wider, width: document.documentElement.scrollWidth,
+          text: document.body.innerText};
 }""" % {"min": MIN_CONTRAST}
 
 # Open a drawer with its button (phone): resolves to the number of the drawer's links that a
@@ -586,6 +603,8 @@ def check_layout(report: PageReport, page, viewport: str, drawers: bool = True,
     report.check(not found["cut"], f"cut off {where}: " + "; ".join(found["cut"][:8])
                  + (f" (and {len(found['cut']) - 8} more)" if len(found["cut"]) > 8 else ""))
     report.overflowing = len(found["cut"])
+    report.check(not found["wider"], f"the page is {found['width']} px wide {where}, wider than the screen: "
+                 + _examples(found["wider"]))
     for src in found["uncaptioned"]:
         report.check(False, f"figure without a caption: {src}")
     report.check(not found["contrast"], f"link contrast below {MIN_CONTRAST}:1 in the {report.theme} "

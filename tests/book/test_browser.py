@@ -152,6 +152,8 @@ BAD = {  # rule -> (what is added to GOOD_PAGE, (viewport, problem it must raise
                            ("phone", "the page-contents button does not open the page's contents")),
     "phone-only overflow": ('<pre style="white-space: pre; overflow-x: auto">' + "z" * 45 + "</pre>",
                             ("phone", "cut off at phone size: pre")),
+    "page wider than the phone": ('<p><code style="white-space: nowrap">' + "w" * 80 + "</code></p>",
+                                  ("phone", "px wide at phone size, wider than the screen: code")),
     "number broken": ('<table style="width: 3em"><tr><td style="overflow-wrap: anywhere">0.0123456789'
                       "</td></tr></table>", ("desktop", 'numbers broken across lines in table cells at '
                                              'desktop size: #chapter "0.0123456789"')),
