@@ -24,9 +24,9 @@ test: $(VENV)
 	NCLIB_PROFILE=smoke $(PY) -m pytest tests/unit book tests/book \
 		--nbmake --nbmake-timeout=900 -p no:cacheprovider -q
 
-# Pair every chapter's MyST markdown with its notebook (whichever is newer wins).
+# Pair every chapter's (and the introduction's) MyST markdown with its notebook (whichever is newer wins).
 sync: $(VENV)
-	.venv/bin/jupytext --sync book/[0-9]*.md
+	.venv/bin/jupytext --sync book/[0-9]*.md book/intro.md
 
 clean:
 	rm -rf _build
