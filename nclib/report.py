@@ -27,7 +27,7 @@ __all__ = ["KINDS", "UNCLASSIFIED", "VERDICTS", "verdict_word", "verdict_slug", 
            "Cell", "Table", "show", "badge", "verdict_cell", "claim_id", "verdict_table", "settings_table",
            "run_label", "runs_table", "table1_table", "claims_table", "counts_table", "ledger_answer",
            "kinds_markdown",
-           "verdict_counts", "errata", "size_against_paper", "findings", "chapter_answer"]
+           "verdict_counts", "best_claims", "errata", "size_against_paper", "findings", "chapter_answer"]
 
 KINDS = {
     "theory": "a claim of the paper's theory (Secs. 1-4, App. A-D), checked numerically in float64",
@@ -468,7 +468,7 @@ def ledger_answer(ledgers_by_profile: dict) -> str:
     """The claims ledger's answer box (a MyST admonition of class ``nc-answer``): how many claims
     of each kind (:data:`KINDS`) the book checks, each counted once at its best evidence, and their
     verdicts (``ledgers_by_profile``: ``{profile: nclib.ledger.load(profile)}``)."""
-    best = _best_claims(ledgers_by_profile)
+    best = best_claims(ledgers_by_profile)
     kinds = sorted({_kind(c) for c in best}, key=_kind_rank)
     parts = [f"{_KIND_TITLES.get(k, k)}: {len(_of(best, k))} ({_tally(_of(best, k))})" for k in kinds]
     return "\n".join([":::{admonition} What the book checks", ":class: nc-answer",
@@ -482,9 +482,10 @@ _RUN_KINDS = ("sec5", "premise")
 
 def _evidence_label(profile: str, kind: str) -> str:
     """Where claims of ``kind`` at ``profile`` come from, in a few words."""
+    if kind == "published-data":
+        return "the published means and SDs"
     if kind not in _RUN_KINDS:
-        return f"float64 computations at {_profile_name(profile)}" if kind != "published-data" else \
-            "the published means and SDs"
+        return f"float64 computations at {_profile_name(profile)}"
     if profile == "paper":
         return "the stored runs at the paper's size (`paper` profile)"
     where = "stored runs" if profile == "medium" else "runs"
@@ -498,7 +499,7 @@ def chapter_answer(page: str, claim: str, saved: dict) -> str:
     ``"06_weight_decay_cifar10"``), each once at its best profile (:data:`EVIDENCE_ORDER`), counted
     by kind and verdict under the evidence they rest on; the contradicted ones and the premises not
     met named; a link to the section whose cell computes the first of them."""
-    mine = [c for c in _best_claims(saved) if c["page"] == page]
+    mine = [c for c in best_claims(saved) if c["page"] == page]
     lines = [":::{admonition} In short", ":class: nc-answer", f"**The paper.** {' '.join(claim.split())}", ""]
     if not mine:
         return "\n".join(lines + ["**The book.** No verdicts saved yet: they are computed at the end of this page.",
@@ -620,8 +621,9 @@ def size_against_paper(profile: str, short: bool = False) -> str:
     return "; ".join(parts)
 
 
-def _best_claims(saved: dict) -> list[dict]:
-    """Each claim once, at the first profile of :data:`EVIDENCE_ORDER` that has it."""
+def best_claims(saved: dict) -> list[dict]:
+    """Each claim of ``saved`` (``{profile: nclib.ledger.load(profile)}``) once, at the first
+    profile of :data:`EVIDENCE_ORDER` that has it."""
     seen, out = set(), []
     for p in EVIDENCE_ORDER:
         for entry in saved.get(p) or []:
@@ -710,7 +712,7 @@ def findings(saved: dict, book: Path | None = None) -> str:
     from nclib import profiles
 
     saved = {p: saved.get(p) or [] for p in EVIDENCE_ORDER}
-    best = _best_claims(saved)
+    best = best_claims(saved)
     per_profile = {p: [c for entry in saved[p] for c in entry["claims"]] for p in EVIDENCE_ORDER}
     stored_paper = _stored("paper")
     from nclib.verdicts import TITLES
